@@ -1,0 +1,5 @@
+package web
+
+import "runtime"
+
+func goVersion() string { return runtime.Version() }
