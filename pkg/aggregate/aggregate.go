@@ -1,0 +1,212 @@
+// Package aggregate turns events into statistic rows (contract section 2):
+// a Table of rows keyed by (month, network, station, location, channel,
+// country) with counters and a unique-client HLL, plus the days it covers.
+package aggregate
+
+import (
+	"encoding/binary"
+	"math"
+	"sort"
+
+	"github.com/eida/eidastatsd/pkg/clients"
+	"github.com/eida/eidastatsd/pkg/logline"
+	"github.com/eida/eidastatsd/pkg/networks"
+	"github.com/eida/eidastatsd/pkg/payload"
+)
+
+// Key identifies a row.
+type Key struct {
+	Month                                        logline.Date // first of the month
+	Network, Station, Location, Channel, Country string
+}
+
+// Row is one statistic.
+type Row struct {
+	Key
+	Bytes, NbRequests, NbSuccessful, NbUnsuccessful int64
+	Clients                                         clients.Set
+}
+
+// Resolver extends temporary network codes (networks.Registry does).
+type Resolver interface {
+	Extend(code, startDate []byte) (string, networks.Result)
+}
+
+// Table accumulates rows. It is not safe for concurrent use; parallel
+// workers each fill their own Table and Merge them.
+type Table struct {
+	rows   map[string]*Row
+	days   map[logline.Date]struct{}
+	keybuf []byte
+	// Lines is the number of log lines read into this table (the
+	// aggregation score's numerator).
+	Lines int64
+}
+
+// NewTable returns an empty table.
+func NewTable() *Table {
+	return &Table{rows: map[string]*Row{}, days: map[logline.Date]struct{}{}}
+}
+
+// Add aggregates one parsed event and returns its number of contributions.
+// Temporary codes are extended with res; a trace whose code has no covering
+// epoch is dropped, and its reason appended to skipped.
+func (t *Table) Add(ev *logline.Event, res Resolver, skipped []logline.Reason) (int, []logline.Reason) {
+	month := ev.Date.MonthStart()
+	raw := clients.Raw(ev.UserID)
+	n := 0
+	if !ev.OK {
+		r := t.row(month, nil, nil, []byte("--"), nil, ev.Country)
+		r.NbRequests++
+		r.NbUnsuccessful++
+		r.Clients.Add(raw)
+		n = 1
+	} else {
+		for i := range ev.Traces {
+			tr := &ev.Traces[i]
+			net := tr.Net
+			if networks.IsTemporary(net) {
+				ext, how := res.Extend(net, tr.Start)
+				switch how {
+				case networks.Extended:
+					net = []byte(ext)
+				case networks.BadDate:
+					skipped = append(skipped, logline.ReasonTraceBadField)
+					continue
+				default:
+					skipped = append(skipped, logline.ReasonUnknownNetwork)
+					continue
+				}
+			}
+			r := t.row(month, net, tr.Sta, tr.Loc, tr.Cha, ev.Country)
+			r.Bytes += tr.Bytes
+			r.NbRequests++
+			r.NbSuccessful++
+			r.Clients.Add(raw)
+			n++
+		}
+	}
+	if n > 0 {
+		t.days[ev.Date] = struct{}{}
+	}
+	return n, skipped
+}
+
+// row finds or creates the row for a key. The map key is a length-prefixed
+// encoding so that no field value can collide with another split.
+func (t *Table) row(month logline.Date, net, sta, loc, cha, country []byte) *Row {
+	b := t.keybuf[:0]
+	b = binary.AppendUvarint(b, uint64(month.Year*16+month.Month))
+	for _, f := range [...][]byte{net, sta, loc, cha, country} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	t.keybuf = b
+	if r, ok := t.rows[string(b)]; ok {
+		return r
+	}
+	r := &Row{Key: Key{Month: month, Network: string(net), Station: string(sta),
+		Location: string(loc), Channel: string(cha), Country: string(country)}}
+	t.rows[string(b)] = r
+	return r
+}
+
+// Merge adds o's rows, days and lines into t (o is left unusable).
+func (t *Table) Merge(o *Table) {
+	for k, r := range o.rows {
+		if mine, ok := t.rows[k]; ok {
+			mine.Bytes += r.Bytes
+			mine.NbRequests += r.NbRequests
+			mine.NbSuccessful += r.NbSuccessful
+			mine.NbUnsuccessful += r.NbUnsuccessful
+			mine.Clients.Union(&r.Clients)
+		} else {
+			t.rows[k] = r
+		}
+	}
+	for d := range o.days {
+		t.days[d] = struct{}{}
+	}
+	t.Lines += o.Lines
+}
+
+// Len is the number of rows.
+func (t *Table) Len() int { return len(t.rows) }
+
+// Days returns the covered days, sorted.
+func (t *Table) Days() []logline.Date {
+	ds := make([]logline.Date, 0, len(t.days))
+	for d := range t.days {
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].Before(ds[j]) })
+	return ds
+}
+
+// Rows returns the rows sorted by key.
+func (t *Table) Rows() []*Row {
+	rs := make([]*Row, 0, len(t.rows))
+	for _, r := range t.rows {
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Key.less(&rs[j].Key) })
+	return rs
+}
+
+func (k *Key) less(o *Key) bool {
+	if k.Month != o.Month {
+		return k.Month.Before(o.Month)
+	}
+	if k.Network != o.Network {
+		return k.Network < o.Network
+	}
+	if k.Station != o.Station {
+		return k.Station < o.Station
+	}
+	if k.Location != o.Location {
+		return k.Location < o.Location
+	}
+	if k.Channel != o.Channel {
+		return k.Channel < o.Channel
+	}
+	return k.Country < o.Country
+}
+
+// Score is the reference's aggregation_score: round(lines / rows), half to
+// even; 0 without rows.
+func Score(lines int64, rows int) int64 {
+	if rows == 0 {
+		return 0
+	}
+	return int64(math.RoundToEven(float64(lines) / float64(rows)))
+}
+
+// Payload renders the table (contract section 5).
+func (t *Table) Payload(generatedAt, version string) *payload.Payload {
+	p := &payload.Payload{
+		GeneratedAt:      generatedAt,
+		Version:          version,
+		DaysCoverage:     []string{},
+		AggregationScore: Score(t.Lines, len(t.rows)),
+		Stats:            []payload.Row{},
+	}
+	for _, d := range t.Days() {
+		p.DaysCoverage = append(p.DaysCoverage, d.String())
+	}
+	for _, r := range t.Rows() {
+		p.Stats = append(p.Stats, payload.Row{
+			Month:                  r.Month.String(),
+			Network:                r.Network,
+			Station:                r.Station,
+			Location:               r.Location,
+			Channel:                r.Channel,
+			Country:                r.Country,
+			Bytes:                  r.Bytes,
+			NbRequests:             r.NbRequests,
+			NbSuccessfulRequests:   r.NbSuccessful,
+			NbUnsuccessfulRequests: r.NbUnsuccessful,
+			Clients:                r.Clients.Hex(),
+		})
+	}
+	return p
+}

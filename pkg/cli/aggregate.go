@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/eida/eidastatsd/pkg/aggregate"
+	"github.com/eida/eidastatsd/pkg/batch"
+	"github.com/eida/eidastatsd/pkg/buildinfo"
+	"github.com/eida/eidastatsd/pkg/input"
+	"github.com/eida/eidastatsd/pkg/networks"
+	"github.com/eida/eidastatsd/pkg/payload"
+)
+
+// now is the clock for generated_at; tests replace it.
+var now = time.Now
+
+func init() {
+	register(Command{Name: "aggregate", Summary: "aggregate log files into one payload file (replaces eida_stats_aggregator)", Run: runAggregate})
+}
+
+func runAggregate(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("aggregate", "[-o DIR] [--fdsn-networks FILE|URL] [--send-to URL --token TOKEN] [FILE ...]", stdio)
+	outDir := "/tmp"
+	fs.StringVar(&outDir, "o", outDir, "output directory (short for --output-directory)")
+	fs.StringVar(&outDir, "output-directory", outDir, "directory to write <first day>_<last day>.json.gz to")
+	registry := networks.DefaultRegistry
+	fs.StringVar(&registry, "fdsn-networks", registry, "FDSN network registry: a URL or a local file in the registry's JSON shape")
+	workers := fs.Int("workers", 0, "parallel parsers (default: number of CPUs)")
+	sendTo := fs.String("send-to", "", "central statistics service URL to POST the result to")
+	token := fs.String("token", "", "token for --send-to (default: $TOKEN or $EIDASTATSD_TOKEN)")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		if isHelp(err) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	if st, err := os.Stat(outDir); err != nil || !st.IsDir() {
+		fmt.Fprintf(stdio.Err, "eidastatsd aggregate: output directory %q does not exist\n", outDir)
+		return ExitUsage
+	}
+	tok := *token
+	if tok == "" {
+		tok = stdio.Env("TOKEN")
+	}
+	if tok == "" {
+		tok = stdio.Env("EIDASTATSD_TOKEN")
+	}
+	if *sendTo != "" && tok == "" {
+		fmt.Fprintln(stdio.Err, "eidastatsd aggregate: --send-to needs a token (--token, $TOKEN or $EIDASTATSD_TOKEN)")
+		return ExitUsage
+	}
+
+	reg, err := networks.Load(ctx, &http.Client{Timeout: 2 * time.Minute}, registry)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "eidastatsd aggregate: %v\n(temporary network codes cannot be extended without the registry; use --fdsn-networks FILE for an offline copy)\n", err)
+		return ExitFail
+	}
+
+	var readers []io.Reader
+	for _, f := range files {
+		rc, _, err := input.Open(f, stdio.In)
+		if err != nil {
+			fmt.Fprintf(stdio.Err, "eidastatsd aggregate: %v\n", err)
+			return ExitFail
+		}
+		defer rc.Close()
+		readers = append(readers, rc)
+	}
+	table, counts, err := batch.Run(ctx, readers, batch.Options{Resolver: reg, Workers: *workers})
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "eidastatsd aggregate: %v\n", err)
+		return ExitFail
+	}
+	if table.Len() == 0 {
+		printSummary(stdio.Out, "", counts, table)
+		fmt.Fprintln(stdio.Out, "no statistics in the input: nothing written")
+		return ExitOK
+	}
+	p := table.Payload(now().UTC().Format(payload.TimeLayout), buildinfo.PayloadVersion())
+	path := filepath.Join(outDir, p.DaysCoverage[0]+"_"+p.DaysCoverage[len(p.DaysCoverage)-1]+".json.gz")
+	if err := writeFileAtomic(path, p.WriteGzip); err != nil {
+		fmt.Fprintf(stdio.Err, "eidastatsd aggregate: %v\n", err)
+		return ExitFail
+	}
+	printSummary(stdio.Out, path, counts, table)
+	if *sendTo != "" {
+		return shipAggregate(ctx, stdio, *sendTo, tok, path)
+	}
+	return ExitOK
+}
+
+func printSummary(w io.Writer, path string, c aggregate.Counts, t *aggregate.Table) {
+	if path != "" {
+		fmt.Fprintln(w, path)
+	}
+	var contrib, skippedL, skippedT int64
+	for _, v := range c.Contributions {
+		contrib += v
+	}
+	for _, v := range c.SkippedLines {
+		skippedL += v
+	}
+	for _, v := range c.SkippedTraces {
+		skippedT += v
+	}
+	fmt.Fprintf(w, "lines read:      %d\n", c.Lines)
+	fmt.Fprintf(w, "contributions:   %d\n", contrib)
+	fmt.Fprintf(w, "rows:            %d\n", t.Len())
+	fmt.Fprintf(w, "days:            %d\n", len(t.Days()))
+	fmt.Fprintf(w, "skipped lines:   %d\n", skippedL)
+	printReasons(w, c.SkippedLines)
+	fmt.Fprintf(w, "skipped traces:  %d\n", skippedT)
+	printReasons(w, c.SkippedTraces)
+}
+
+func printReasons[K ~string](w io.Writer, m map[K]int64) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, string(k))
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-26s %d\n", k+":", m[K(k)])
+	}
+}
+
+// writeFileAtomic writes through a temporary file, fsyncs and renames, so a
+// crash never leaves a half-written payload under the final name.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
