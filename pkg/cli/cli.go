@@ -130,4 +130,6 @@ func newFlagSet(name, synopsis string, stdio Stdio) *flag.FlagSet {
 }
 
 // isHelp reports a --help request (flag's ErrHelp).
-func isHelp(err error) bool { return err == flag.ErrHelp || strings.Contains(err.Error(), "help requested") }
+func isHelp(err error) bool {
+	return err == flag.ErrHelp || strings.Contains(err.Error(), "help requested")
+}
