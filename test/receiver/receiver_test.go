@@ -41,7 +41,9 @@ func doc(rows ...string) string {
 	return `{"generated_at":"2025-01-01 00:00:00","version":"t","days_coverage":["2020-09-18"],"stats":[` + strings.Join(rows, ",") + `]}`
 }
 
-func r(sta, country string) string { return strings.Replace(strings.Replace(row, "%s", sta, 1), "%s", country, 1) }
+func r(sta, country string) string {
+	return strings.Replace(strings.Replace(row, "%s", sta, 1), "%s", country, 1)
+}
 
 func TestReceiver(t *testing.T) {
 	s, u := start(t, "good")
