@@ -1,0 +1,14 @@
+# Convenience targets; the scripts work without make.
+.PHONY: build sample test bench install clean
+build:
+	go build -o bin/eidastatsd ./cmd/eidastatsd
+sample:
+	scripts/sample
+test:
+	scripts/test
+bench:
+	test/bench/bench.sh
+install: build
+	deploy/install.sh
+clean:
+	rm -rf bin out

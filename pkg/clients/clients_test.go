@@ -1,0 +1,192 @@
+package clients
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"testing"
+)
+
+func TestMurmur3Vectors(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int32 // Python mmh3.hash (signed)
+	}{
+		{"foo", -156908512},
+		{"", 0},
+	}
+	for _, tc := range tests {
+		if got := int32(Murmur3([]byte(tc.in))); got != tc.want {
+			t.Errorf("Murmur3(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestMurmur3TailLengths(t *testing.T) {
+	// Known MurmurHash3_x86_32 seed-0 values (SMHasher's reference).
+	tests := []struct {
+		in   string
+		want uint32
+	}{
+		{"a", 0x3c2569b2},
+		{"ab", 0x9bbfd75f},
+		{"abc", 0xb3dd93fa},
+		{"abcd", 0x43ed676a},
+		{"Hello, world!", 0xc0363e43},
+		{"The quick brown fox jumps over the lazy dog", 0x2e4ff723},
+	}
+	for _, tc := range tests {
+		if got := Murmur3([]byte(tc.in)); got != tc.want {
+			t.Errorf("Murmur3(%q) = %#x, want %#x", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRawSignExtension(t *testing.T) {
+	got := Raw([]byte("foo"))
+	want := uint64(0xFFFFFFFFF6A5C420) // -156908512 sign-extended
+	if got != want {
+		t.Fatalf("Raw(foo) = %#x, want %#x", got, want)
+	}
+	if zeroExt := uint64(Murmur3([]byte("foo"))); zeroExt == got {
+		t.Fatal("sign extension must differ from zero extension for a negative hash")
+	}
+}
+
+func TestEmptyEncoding(t *testing.T) {
+	var s Set
+	if got := s.Hex(); got != `\x118B7F` {
+		t.Fatalf("empty = %s, want \\x118B7F", got)
+	}
+	if s.Cardinality() != 0 {
+		t.Fatal("empty cardinality")
+	}
+}
+
+func TestExplicitEncoding(t *testing.T) {
+	var s Set
+	s.AddUserID([]byte("1497164453"))
+	// One explicit value: header 0x12 0x8B 0x7F then the 8-byte value.
+	want := fmt.Sprintf(`\x128B7F%016X`, Raw([]byte("1497164453")))
+	if got := s.Hex(); got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+func TestRawZeroCounts(t *testing.T) {
+	var s Set
+	s.Add(0)
+	if got := s.Hex(); got != `\x128B7F0000000000000000` {
+		t.Fatalf("raw 0 alone = %s", got)
+	}
+	if s.Cardinality() != 1 {
+		t.Fatalf("cardinality %d, want 1", s.Cardinality())
+	}
+	s.Add(0) // idempotent
+	s.Add(5)
+	if got := s.Hex(); got != `\x128B7F00000000000000000000000000000005` {
+		t.Fatalf("raw 0 and 5 = %s", got)
+	}
+	if s.Cardinality() != 2 {
+		t.Fatalf("cardinality %d, want 2", s.Cardinality())
+	}
+}
+
+// The explicit threshold for hll(11,5,-1,1) is 160 values: the 161st
+// promotes to sparse, and 0 counts towards it as in PostgreSQL.
+func TestRawZeroPromotion(t *testing.T) {
+	var withZero, without Set
+	withZero.Add(0)
+	for i := 1; i <= 160; i++ {
+		v := Raw([]byte(strconv.Itoa(i)))
+		withZero.Add(v)
+		without.Add(v)
+	}
+	if typ := withZero.Bytes()[0] & 0x0f; typ != 3 {
+		t.Fatalf("161 values incl. 0: storage type %d, want sparse (3)", typ)
+	}
+	if typ := without.Bytes()[0] & 0x0f; typ != 2 {
+		t.Fatalf("160 values: storage type %d, want explicit (2)", typ)
+	}
+	// Sparse storage ignores 0: once the set without 0 is promoted by a
+	// 161st value, both hold the same registers.
+	without.Add(Raw([]byte("x")))
+	withZero.Add(Raw([]byte("x")))
+	if !bytes.Equal(withZero.Bytes(), without.Bytes()) {
+		t.Fatal("sparse sets with the same non-zero values must be identical")
+	}
+}
+
+func TestUnionKeepsZero(t *testing.T) {
+	var a, b Set
+	a.Add(7)
+	b.Add(0)
+	b.Add(9)
+	a.Union(&b)
+	if got := a.Hex(); got != `\x128B7F000000000000000000000000000000070000000000000009` {
+		t.Fatalf("union = %s", got)
+	}
+	var empty Set
+	empty.Union(&b)
+	if !bytes.Equal(empty.Bytes(), b.Bytes()) {
+		t.Fatalf("union into empty = %X, want %X", empty.Bytes(), b.Bytes())
+	}
+}
+
+// Union must give the same bytes as adding every value to one set, in
+// every storage state.
+func TestUnionEqualsSequential(t *testing.T) {
+	for _, n := range []int{0, 1, 100, 160, 161, 300, 1000, 5000} {
+		var all, a, b Set
+		for i := 0; i < n; i++ {
+			v := Raw([]byte(strconv.Itoa(i * 7919)))
+			all.Add(v)
+			if i%3 == 0 {
+				a.Add(v)
+			} else {
+				b.Add(v)
+			}
+		}
+		a.Union(&b)
+		if !bytes.Equal(a.Bytes(), all.Bytes()) {
+			t.Errorf("n=%d: union differs from sequential", n)
+		}
+	}
+}
+
+func TestParseRoundTrip(t *testing.T) {
+	var s Set
+	for i := 0; i < 500; i++ {
+		s.AddUserID([]byte(strconv.Itoa(i)))
+	}
+	p, err := Parse(s.Hex())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(p.Bytes(), s.Bytes()) {
+		t.Fatal("round trip differs")
+	}
+	lower, err := Parse(`\x118b7f`)
+	if err != nil || lower.Hex() != `\x118B7F` {
+		t.Fatalf("lower-case hex: %v %s", err, lower.Hex())
+	}
+	for _, bad := range []string{"", "118B7F", `\x11`, `\xZZ`, `\x128B7F00`, `\x118C7F`, `\x318B7F`} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q): want error", bad)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(`\x118B7F`)
+	f.Add(`\x128B7FFFFFFFFFBC818ACA`)
+	f.Fuzz(func(t *testing.T, v string) {
+		s, err := Parse(v)
+		if err != nil {
+			return
+		}
+		if _, err := FromBytes(s.Bytes()); err != nil {
+			t.Fatalf("re-parse of own bytes: %v", err)
+		}
+	})
+}
