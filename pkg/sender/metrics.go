@@ -88,3 +88,11 @@ func (m *Metrics) TokenRefused() bool {
 	defer m.mu.Unlock()
 	return m.refuse
 }
+
+// TokenRefusedGauge is the eidastatsd_token_refused gauge (for tests).
+func (m *Metrics) TokenRefusedGauge() prometheus.Gauge { return m.tokenRefused }
+
+// AttemptsCounter is one eidastatsd_send_attempts_total series (for tests).
+func (m *Metrics) AttemptsCounter(outcome, code string) prometheus.Counter {
+	return m.attempts.WithLabelValues(outcome, code)
+}
