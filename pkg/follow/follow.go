@@ -139,6 +139,7 @@ type Follower struct {
 	size       int64
 	idleSince  time.Time
 	backoff    bool
+	recheck    bool // check the live file before the next read
 	watcher    *fsnotify.Watcher
 	timer      *time.Timer
 	closed     bool
@@ -259,6 +260,18 @@ func (f *Follower) Next(ctx context.Context) (Line, error) {
 			}
 			continue
 		}
+		if f.recheck && f.cur.live && !f.cur.draining {
+			// After a pause the file may have been truncated and written
+			// past our offset again: check before reading on.
+			f.recheck = false
+			changed, err := f.checkLive()
+			if err != nil {
+				return f.fail(err)
+			}
+			if changed {
+				continue
+			}
+		}
 		n, err := f.fill()
 		if n > 0 {
 			continue
@@ -300,6 +313,7 @@ func (f *Follower) Next(ctx context.Context) (Line, error) {
 			continue
 		}
 		f.eof.Store(true)
+		f.recheck = true
 		if err := f.wait(ctx); err != nil {
 			return Line{}, err
 		}
