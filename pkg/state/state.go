@@ -1,0 +1,133 @@
+// Package state keeps the daemon's checkpoint on disk so that a restart,
+// even after kill -9, resumes exactly where the last checkpoint was: written
+// atomically (temp file, fsync, rename, directory fsync), checksummed, with
+// the previous generation kept as a fallback.
+package state
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+const (
+	fileName = "state.json"
+	prevName = "state.prev.json"
+	magic    = "eidastatsd-state 1 sha256="
+)
+
+// ErrNone means no state was ever saved.
+var ErrNone = errors.New("state: no saved state")
+
+// Store saves and loads one value in a directory.
+type Store struct {
+	Dir string
+}
+
+// Save writes v durably. The current file becomes the previous generation.
+func (s Store) Save(v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("state: encode: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	var buf bytes.Buffer
+	buf.Grow(len(body) + 100)
+	buf.WriteString(magic)
+	buf.WriteString(hex.EncodeToString(sum[:]))
+	buf.WriteByte('\n')
+	buf.Write(body)
+
+	cur := filepath.Join(s.Dir, fileName)
+	f, err := os.CreateTemp(s.Dir, ".state-*.tmp")
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		return fmt.Errorf("state: write: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("state: fsync: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	// Keep the current generation as the previous one. A hard link and a
+	// rename keep state.json complete at every instant.
+	if _, err := os.Stat(cur); err == nil {
+		prevTmp := filepath.Join(s.Dir, ".state-prev.tmp")
+		os.Remove(prevTmp)
+		if err := os.Link(cur, prevTmp); err != nil {
+			return fmt.Errorf("state: keep previous: %w", err)
+		}
+		if err := os.Rename(prevTmp, filepath.Join(s.Dir, prevName)); err != nil {
+			return fmt.Errorf("state: keep previous: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, cur); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return syncDir(s.Dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("state: fsync dir: %w", err)
+	}
+	return nil
+}
+
+// Load reads the newest valid generation into v. It returns which file was
+// used and, when the current one was unusable, why (so the caller can warn).
+// ErrNone: neither file exists. Both corrupt: an error naming both.
+func (s Store) Load(v any) (used string, problem error, err error) {
+	cur := filepath.Join(s.Dir, fileName)
+	prev := filepath.Join(s.Dir, prevName)
+	errCur := readChecked(cur, v)
+	if errCur == nil {
+		return cur, nil, nil
+	}
+	errPrev := readChecked(prev, v)
+	if errPrev == nil {
+		return prev, errCur, nil
+	}
+	if errors.Is(errCur, os.ErrNotExist) && errors.Is(errPrev, os.ErrNotExist) {
+		return "", nil, ErrNone
+	}
+	return "", errCur, fmt.Errorf("state: no usable generation: %s: %v; %s: %v", cur, errCur, prev, errPrev)
+}
+
+func readChecked(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	nl := bytes.IndexByte(data, '\n')
+	if nl < 0 || !bytes.HasPrefix(data, []byte(magic)) {
+		return fmt.Errorf("not a state file (empty, truncated or foreign)")
+	}
+	want := string(data[len(magic):nl])
+	body := data[nl+1:]
+	sum := sha256.Sum256(body)
+	if hex.EncodeToString(sum[:]) != want {
+		return fmt.Errorf("checksum mismatch (corrupt)")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	return nil
+}
