@@ -39,7 +39,7 @@ func run(lines ...string) (*payload.Payload, Counts) {
 	in := NewIngester(registry)
 	t := NewTable()
 	for _, l := range lines {
-		in.Line([]byte(l), func(logline.Date) *Table { return t })
+		in.Line([]byte(l), func(logline.Date, int) *Table { return t })
 	}
 	t.Lines = in.Counts.Lines
 	return t.Payload("2025-01-01 00:00:00", "test"), in.Counts
@@ -141,7 +141,7 @@ func TestMergeEqualsSequential(t *testing.T) {
 		if i%2 == 1 {
 			t = b
 		}
-		in.Line([]byte(l), func(logline.Date) *Table { return t })
+		in.Line([]byte(l), func(logline.Date, int) *Table { return t })
 	}
 	a.Merge(b)
 	a.Lines = int64(len(lines))
@@ -158,10 +158,30 @@ func BenchmarkIngestLine(b *testing.B) {
 		trace("Z3", "CIEL", "00", "HHE", "2016-01-01T00:00:00Z", "OK", 100)))
 	in := NewIngester(registry)
 	t := NewTable()
-	one := func(logline.Date) *Table { return t }
+	one := func(logline.Date, int) *Table { return t }
 	b.SetBytes(int64(len(l)))
 	b.ReportAllocs()
 	for b.Loop() {
 		in.Line(l, one)
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	var lines []string
+	for i := 0; i < 500; i++ {
+		lines = append(lines, line("OK", `"FR"`, i, "2024-03-03T00:00:00Z", trace("FR", fmt.Sprint("S", i%3), "", "HHZ", "2010", "OK", i)))
+	}
+	lines = append(lines, line("ERROR", "-", 2194862371, "2024-03-03T00:00:00Z"))
+	in := NewIngester(registry)
+	tb := NewTable()
+	for _, l := range lines {
+		in.Line([]byte(l), func(logline.Date, int) *Table { return tb })
+	}
+	back, err := Restore(tb.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(back.Payload("x", "y")) != fmt.Sprint(tb.Payload("x", "y")) {
+		t.Fatal("restored table differs")
 	}
 }

@@ -65,18 +65,27 @@ func NewIngester(res Resolver) *Ingester {
 	return &Ingester{Resolver: res, Counts: NewCounts()}
 }
 
+// ReasonDayShipped: the line's day was already shipped by an earlier run
+// whose state is gone; adding it again would count it twice.
+const ReasonDayShipped logline.Reason = "day_already_shipped"
+
 // Line reads one line (without its newline) into the table tableFor picks
-// for the event's date. It returns the event's date and whether the line
-// was an event (not skipped). tableFor is called only for events.
-func (in *Ingester) Line(line []byte, tableFor func(logline.Date) *Table) (logline.Date, bool) {
+// for the event's date and time of day; a nil table skips the line as
+// ReasonDayShipped. It returns the parsed event (valid until the next call),
+// or nil for a skipped line.
+func (in *Ingester) Line(line []byte, tableFor func(logline.Date, int) *Table) *logline.Event {
 	in.Counts.Lines++
 	in.Counts.Bytes += int64(len(line)) + 1
 	ev, reason := in.Parser.Parse(line)
 	if reason != "" {
 		in.Counts.SkippedLines[reason]++
-		return logline.Date{}, false
+		return nil
 	}
-	t := tableFor(ev.Date)
+	t := tableFor(ev.Date, ev.Second)
+	if t == nil {
+		in.Counts.SkippedLines[ReasonDayShipped]++
+		return nil
+	}
 	in.skipped = append(in.skipped[:0], ev.SkippedTraces...)
 	n, skipped := t.Add(ev, in.Resolver, in.skipped)
 	in.skipped = skipped
@@ -87,7 +96,7 @@ func (in *Ingester) Line(line []byte, tableFor func(logline.Date) *Table) (logli
 		in.Counts.Contributions[StatusLabel(ev.Status)] += int64(n)
 	}
 	t.Lines++
-	return ev.Date, true
+	return ev
 }
 
 // TooLong counts a line that exceeded the maximum length.

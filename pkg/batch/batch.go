@@ -58,7 +58,7 @@ func Run(ctx context.Context, inputs []io.Reader, opts Options) (*aggregate.Tabl
 		wg.Add(1)
 		go func(t *aggregate.Table, in *aggregate.Ingester) {
 			defer wg.Done()
-			one := func(logline.Date) *aggregate.Table { return t }
+			one := func(logline.Date, int) *aggregate.Table { return t }
 			for c := range work {
 				for _, n := range c.long {
 					in.TooLong(n)

@@ -27,7 +27,7 @@ func sequential(t *testing.T, data []byte) *aggregate.Table {
 		lines = lines[:len(lines)-1]
 	}
 	for _, l := range lines {
-		in.Line(l, func(logline.Date) *aggregate.Table { return tb })
+		in.Line(l, func(logline.Date, int) *aggregate.Table { return tb })
 	}
 	tb.Lines = in.Counts.Lines
 	return tb

@@ -95,6 +95,13 @@ func daysIn(y, m int) int {
 // with seconds) so that no node counts a line the reference skips or vice
 // versa.
 func ParseFinished(s []byte) (Date, bool) {
+	d, _, ok := ParseFinishedTime(s)
+	return d, ok
+}
+
+// ParseFinishedTime is ParseFinished that also returns the time of day as
+// written, in seconds (the daemon's log clock).
+func ParseFinishedTime(s []byte) (Date, int, bool) {
 	p := 0
 	num := func(min, max int) (int, bool) {
 		v, n := 0, 0
@@ -114,43 +121,43 @@ func ParseFinished(s []byte) (Date, bool) {
 	}
 	y, ok := num(4, 4)
 	if !ok || !lit('-') {
-		return Date{}, false
+		return Date{}, 0, false
 	}
 	m, ok := num(1, 2)
 	if !ok || !lit('-') {
-		return Date{}, false
+		return Date{}, 0, false
 	}
 	d, ok := num(1, 2)
 	// strptime matches literals case-insensitively.
 	if !ok || !(lit('T') || lit('t')) {
-		return Date{}, false
+		return Date{}, 0, false
 	}
 	hh, ok := num(1, 2)
 	if !ok || !lit(':') {
-		return Date{}, false
+		return Date{}, 0, false
 	}
 	mm, ok := num(1, 2)
 	if !ok || !lit(':') {
-		return Date{}, false
+		return Date{}, 0, false
 	}
 	ss, ok := num(1, 2)
 	if !ok {
-		return Date{}, false
+		return Date{}, 0, false
 	}
 	if lit('.') {
 		if _, ok := num(1, 6); !ok {
-			return Date{}, false
+			return Date{}, 0, false
 		}
 	}
 	if !parseTZ(s[p:]) {
-		return Date{}, false
+		return Date{}, 0, false
 	}
 	// strptime's regexes: month 1-12, day 1-31, hour 0-23, minute 0-59,
 	// second 0-61; then datetime() rejects second > 59 and impossible days.
 	if y < 1 || m < 1 || m > 12 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 59 || !validDay(y, m, d) {
-		return Date{}, false
+		return Date{}, 0, false
 	}
-	return Date{y, m, d}, true
+	return Date{y, m, d}, hh*3600 + mm*60 + ss, true
 }
 
 // parseTZ accepts what strptime's %z does: Z, or ±HH[:]MM[[:]SS[.ffffff]],

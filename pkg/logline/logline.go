@@ -53,6 +53,7 @@ type Trace struct {
 // Event is what one request contributes.
 type Event struct {
 	Date    Date
+	Second  int    // time of day of `finished`, as written
 	OK      bool   // request status is exactly "OK"
 	Status  []byte // the status string (nil if not a string)
 	Country []byte // "" when absent or null
@@ -214,11 +215,11 @@ func (p *Parser) build(b []byte) (*Event, Reason) {
 	if !ok {
 		return nil, ReasonBadFinished
 	}
-	d, ok := ParseFinished(fin)
+	d, sec, ok := ParseFinishedTime(fin)
 	if !ok {
 		return nil, ReasonBadFinished
 	}
-	ev.Date = d
+	ev.Date, ev.Second = d, sec
 
 	if p.userLoc.start < 0 {
 		return nil, ReasonMissingUserLocation
