@@ -150,8 +150,9 @@ type Follower struct {
 	eof atomic.Bool
 }
 
-// New validates opts and returns a Follower. It opens nothing yet: a missing
-// file is waited for by Next.
+// New validates opts and returns a Follower positioned at its start: the
+// saved position, the first backfill day, or the start of the current live
+// file. A missing file is not an error: Next waits for it.
 func New(opts Options) (*Follower, error) {
 	if opts.Path == "" {
 		return nil, errors.New("follow: empty path")
@@ -193,6 +194,13 @@ func New(opts Options) (*Follower, error) {
 	f.buf = make([]byte, min(readChunk, f.max+1))
 	f.timer = time.NewTimer(time.Hour)
 	f.timer.Stop()
+	// Fix the starting point now (the live file as of New); on error Next
+	// retries.
+	if err := f.plan(); err == nil {
+		f.planned = true
+	} else {
+		f.log.Warn("cannot locate the start yet", "err", err)
+	}
 	return f, nil
 }
 
@@ -562,9 +570,9 @@ func (f *Follower) advance() (wait bool, err error) {
 			return false, err
 		}
 		f.planned = true
-		if f.cur != nil {
-			return false, nil
-		}
+	}
+	if f.cur != nil {
+		return false, nil
 	}
 	for {
 		if len(f.queue) > 0 {
