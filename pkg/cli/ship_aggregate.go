@@ -1,13 +1,9 @@
 package cli
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
-// shipAggregate sends the file aggregate just wrote. It is replaced by the
-// sender once pkg/sender lands.
+// shipAggregate sends the file aggregate just wrote, like the Python tool's
+// --send-to.
 func shipAggregate(ctx context.Context, stdio Stdio, url, token, path string) int {
-	fmt.Fprintf(stdio.Err, "eidastatsd aggregate: sending is not available in this build; %s was written and can be sent with 'eidastatsd send'\n", path)
-	return ExitFail
+	return shipFile(ctx, stdio, url, token, path)
 }
