@@ -824,22 +824,14 @@ func (f *Follower) openRotated(date string, p *Position) (src *source, pre []byt
 // checkLive runs at EOF of the live file: has it been renamed away, removed,
 // or truncated? changed means reading should go on (draining or from 0).
 func (f *Follower) checkLive() (changed bool, err error) {
-	fi, err := os.Stat(f.path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("stat log: %w", err)
-	}
+	// Truncation first: if the file was truncated and then renamed, its new
+	// content must be read before draining it.
+	ofi, err := f.cur.file.Stat()
 	if err != nil {
-		f.cur.draining = true
-		return true, nil
+		return false, fmt.Errorf("stat open log: %w", err)
 	}
-	if dev, ino := ident(fi); dev != f.cur.dev || ino != f.cur.ino {
-		// Renamed away: the writer no longer writes to the old file, so one
-		// more read to its end gets its last lines.
-		f.cur.draining = true
-		return true, nil
-	}
-	f.size = fi.Size()
-	truncated := fi.Size() < f.readPos()
+	f.size = ofi.Size()
+	truncated := ofi.Size() < f.readPos()
 	if !truncated && len(f.cur.head.b) > 0 {
 		// Copytruncate followed by quick growth keeps the size up; the
 		// first bytes still tell.
@@ -851,13 +843,27 @@ func (f *Follower) checkLive() (changed bool, err error) {
 		truncated = !bytes.Equal(h[:n], f.cur.head.b)
 	}
 	if !truncated {
+		fi, err := os.Stat(f.path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("stat log: %w", err)
+		}
+		if err != nil {
+			f.cur.draining = true
+			return true, nil
+		}
+		if dev, ino := ident(fi); dev != f.cur.dev || ino != f.cur.ino {
+			// Renamed away: the writer no longer writes to the old file, so
+			// one more read to its end gets its last lines.
+			f.cur.draining = true
+			return true, nil
+		}
 		f.publish(0)
 		return false, nil
 	}
 	if _, err := f.cur.file.Seek(0, io.SeekStart); err != nil {
 		return false, fmt.Errorf("seek log: %w", err)
 	}
-	f.log.Warn("log truncated: reading it again from the start", "was_at", f.readPos(), "size", fi.Size())
+	f.log.Warn("log truncated: reading it again from the start", "was_at", f.readPos(), "size", ofi.Size())
 	f.resetBuf()
 	f.cur.head.reset()
 	f.mu.Lock()
