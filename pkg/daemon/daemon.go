@@ -258,13 +258,21 @@ func (d *Daemon) handle(line follow.Line) {
 	clear(d.in.Counts.SkippedLines)
 	clear(d.in.Counts.SkippedTraces)
 	clear(d.in.Counts.Contributions)
+	advanced := false
 	if line.TooLong {
 		d.in.TooLong(line.Length)
 	} else if ev := d.in.Line(line.Data, d.tableFor); ev != nil {
 		if c := dayClock(ev.Date, ev.Second); c > d.clock {
-			d.clock = c
-			d.sealByLogClock()
+			d.clock, advanced = c, true
 		}
+	}
+	// The position must include this line before a seal checkpoints it,
+	// or a restart would apply the line twice.
+	p := line.Pos
+	d.pos = &p
+	d.dirty = true
+	if advanced {
+		d.sealByLogClock()
 	}
 	for r, n := range d.in.Counts.SkippedLines {
 		d.m.skippedLines.WithLabelValues(string(r)).Add(float64(n))
@@ -275,9 +283,6 @@ func (d *Daemon) handle(line follow.Line) {
 	for s, n := range d.in.Counts.Contributions {
 		d.m.contributions.WithLabelValues(s).Add(float64(n))
 	}
-	p := line.Pos
-	d.pos = &p
-	d.dirty = true
 	d.m.rows.Set(float64(d.days.rows()))
 	d.m.openDays.Set(float64(len(d.days.open)))
 }
@@ -297,10 +302,13 @@ func (d *Daemon) tableFor(day logline.Date, _ int) *aggregate.Table {
 		}
 		return t
 	}
+	if d.days.lost[day] {
+		return nil
+	}
 	if seqs := shippedSeqs(d.sp, day); len(seqs) > 0 {
 		d.log.Error("lines for a day already shipped by an earlier run whose state is lost: skipped so that the day is not counted twice",
 			"day", day.String(), "payloads", len(seqs))
-		d.days.next[day] = seqs[len(seqs)-1] + 1
+		d.days.lost[day] = true
 		return nil
 	}
 	t := aggregate.NewTable()

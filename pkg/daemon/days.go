@@ -24,6 +24,7 @@ type checkpoint struct {
 	// Next is, per sealed day, the sequence number of its next payload (1
 	// after the main payload, more after supplements).
 	Next map[string]int `json:"next"`
+	Lost []string       `json:"lost,omitempty"`
 	// LogSecond is the latest log clock seen (days since epoch*86400+s).
 	LogClock int64 `json:"log_clock"`
 }
@@ -51,10 +52,13 @@ type days struct {
 	open map[logline.Date]*aggregate.Table
 	late map[logline.Date]*aggregate.Table
 	next map[logline.Date]int
+	// lost: days an earlier run shipped whose state is gone; their lines
+	// are skipped rather than counted twice.
+	lost map[logline.Date]bool
 }
 
 func newDays() *days {
-	return &days{open: map[logline.Date]*aggregate.Table{}, late: map[logline.Date]*aggregate.Table{}, next: map[logline.Date]int{}}
+	return &days{open: map[logline.Date]*aggregate.Table{}, late: map[logline.Date]*aggregate.Table{}, next: map[logline.Date]int{}, lost: map[logline.Date]bool{}}
 }
 
 func (d *days) rows() int {
@@ -78,6 +82,9 @@ func (d *days) snapshot(pos *follow.Position, clock int64) checkpoint {
 	}
 	for day, n := range d.next {
 		c.Next[day.String()] = n
+	}
+	for day := range d.lost {
+		c.Lost = append(c.Lost, day.String())
 	}
 	return c
 }
@@ -112,6 +119,11 @@ func restoreDays(c checkpoint) (*days, error) {
 			return nil, fmt.Errorf("state: bad day %q", k)
 		}
 		d.next[day] = n
+	}
+	for _, k := range c.Lost {
+		if day, ok := logline.ParseDate(k); ok {
+			d.lost[day] = true
+		}
 	}
 	return d, nil
 }
