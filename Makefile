@@ -9,6 +9,6 @@ test:
 bench:
 	test/bench/bench.sh
 install: build
-	deploy/install.sh
+	DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) deploy/install.sh bin/eidastatsd
 clean:
 	rm -rf bin out
