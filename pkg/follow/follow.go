@@ -204,7 +204,7 @@ func New(opts Options) (*Follower, error) {
 	return f, nil
 }
 
-// Close releases the open file and the watcher.
+// Close releases the open file and the watcher. Not concurrently with Next.
 func (f *Follower) Close() error {
 	if f.closed {
 		return nil
