@@ -131,7 +131,7 @@ func Default() Config {
 			MinBackoff:        Duration(10 * time.Second),
 			MaxBackoff:        Duration(time.Hour),
 			TokenRefusedRetry: Duration(10 * time.Minute),
-			MaxRowsPerPayload: 50000,
+			MaxRowsPerPayload: 20000,
 			StationMaxLength:  5,
 		},
 		HTTP:    HTTP{Listen: "127.0.0.1:9469"},
