@@ -217,7 +217,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.save()
 			return nil
 		default:
+			// Transient (the follower retries); not at the end of the log,
+			// so no day may be sealed by the wall clock now.
 			d.log.Warn("reading the log", "err", err)
+			continue
 		}
 		// Idle at the end of the live file: caught up.
 		d.o.Ready("log", true, "")
