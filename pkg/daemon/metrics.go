@@ -2,6 +2,25 @@ package daemon
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eida/eidastatsd/pkg/aggregate"
+	"github.com/eida/eidastatsd/pkg/logline"
+)
+
+// Label values created at start, so that every family and the usual series
+// exist from the first scrape (rate() and the alerts see a 0, not nothing).
+var (
+	lineReasons = []logline.Reason{
+		logline.ReasonEmpty, logline.ReasonInvalidUTF8, logline.ReasonNotJSON, logline.ReasonNotObject, logline.ReasonTorn,
+		logline.ReasonTooLong, logline.ReasonMissingFinished, logline.ReasonBadFinished, logline.ReasonMissingStatus,
+		logline.ReasonMissingUserID, logline.ReasonBadUserID, logline.ReasonMissingUserLocation, logline.ReasonBadUserLocation,
+		logline.ReasonMissingTrace, logline.ReasonBadTrace, aggregate.ReasonDayShipped,
+	}
+	traceReasons = []logline.Reason{
+		logline.ReasonTraceNotObject, logline.ReasonTraceMissingField, logline.ReasonTraceBadField, logline.ReasonUnknownNetwork,
+	}
+	// statuses are aggregate.StatusLabel's values.
+	statuses = []string{"OK", "NODATA", "DENIED", "ERROR", "other"}
 )
 
 type metrics struct {
@@ -33,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		lines:         c("lines_read_total", "Complete log lines read."),
 		skippedLines:  prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "eidastatsd", Name: "lines_skipped_total", Help: "Log lines skipped, by reason."}, []string{"reason"}),
 		skippedTraces: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "eidastatsd", Name: "traces_skipped_total", Help: "OK trace items skipped, by reason."}, []string{"reason"}),
-		contributions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "eidastatsd", Name: "contributions_total", Help: "Statistic contributions, by request status."}, []string{"status"}),
+		contributions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "eidastatsd", Name: "contributions_total", Help: "Contributions to statistic rows, by request status (OK, NODATA, DENIED, ERROR, other)."}, []string{"status"}),
 		rows:          g("rows", "Statistic rows held in memory for open days."),
 		openDays:      g("open_days", "Days being aggregated and not yet sealed."),
 		sealed:        c("days_sealed_total", "Days sealed into a payload."),
@@ -44,7 +63,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		regFailures:   c("registry_failures_total", "Failed fetches of the FDSN network registry."),
 		spooled:       c("payloads_spooled_total", "Payloads written to the spool."),
 		reloadOK:      g("config_last_reload_successful", "Whether the last configuration reload (SIGHUP) succeeded."),
-		reloadTime:    g("config_last_reload_success_timestamp_seconds", "Time of the last successful configuration load."),
+		reloadTime:    g("config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration (re)load."),
+	}
+	for _, r := range lineReasons {
+		m.skippedLines.WithLabelValues(string(r))
+	}
+	for _, r := range traceReasons {
+		m.skippedTraces.WithLabelValues(string(r))
+	}
+	for _, st := range statuses {
+		m.contributions.WithLabelValues(st)
 	}
 	reg.MustRegister(m.lines, m.skippedLines, m.skippedTraces, m.contributions, m.rows, m.openDays, m.sealed, m.late,
 		m.saves, m.saveFailures, m.regLookups, m.regFailures, m.spooled, m.reloadOK, m.reloadTime)
