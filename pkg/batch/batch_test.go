@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/eida/eidastatsd/pkg/aggregate"
+	"github.com/eida/eidastatsd/pkg/input"
 	"github.com/eida/eidastatsd/pkg/logline"
 	"github.com/eida/eidastatsd/pkg/networks"
 )
@@ -100,5 +102,35 @@ func BenchmarkRun(b *testing.B) {
 		if _, _, err := Run(context.Background(), []io.Reader{bytes.NewReader(buf.Bytes())}, Options{Resolver: reg}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Speed never changes a number: parallel decompression and parsing give
+// the same payload as one core with the standard library's decoder.
+func TestParallelEqualsSingleThreaded(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/fdsn-networks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := networks.Parse(data)
+	run := func(dec func(io.Reader) (io.ReadCloser, error), workers int) string {
+		f, err := os.Open("../../testdata/synthetic-3k.log.bz2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		rc, err := dec(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb, _, err := Run(context.Background(), []io.Reader{rc}, Options{Resolver: reg, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(tb.Payload("x", "y"))
+	}
+	single := run(input.Sequential, 1)
+	if got := run(input.Bzip2Reader, 4); got != single {
+		t.Fatal("parallel result differs from the single-threaded one")
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/eida/eidastatsd/pkg/bzip2par"
 )
 
 // Kind is a detected stream format.
@@ -21,9 +23,15 @@ const (
 	Bzip2 Kind = "bzip2"
 )
 
-// Bzip2Reader decodes bzip2 (possibly multi-stream). It is a variable so a
-// faster decoder can be plugged in; the default is the standard library.
+// Bzip2Reader decodes bzip2 (possibly multi-stream). The default decodes
+// blocks on every core (rotated logs are bzip2: catching up is
+// decompression-bound); Sequential is the standard library's decoder.
 var Bzip2Reader = func(r io.Reader) (io.ReadCloser, error) {
+	return bzip2par.NewReader(r, 0), nil
+}
+
+// Sequential is the single-threaded standard-library bzip2 decoder.
+func Sequential(r io.Reader) (io.ReadCloser, error) {
 	return io.NopCloser(bzip2.NewReader(r)), nil
 }
 
