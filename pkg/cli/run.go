@@ -385,6 +385,7 @@ func runDaemon(ctx context.Context, args []string, stdio Stdio) int {
 	defer cancel()
 	done := make(chan struct{})
 	sm := sender.NewMetrics(reg)
+	reloadToken := make(chan struct{}, 1) // SIGHUP: re-read the token
 	switch {
 	case cfg.Central.URL == "":
 		log.Warn("central.url is empty: payloads stay in the spool and are not shipped", "spool", d.Spool().Dir("spool"))
@@ -392,26 +393,7 @@ func runDaemon(ctx context.Context, args []string, stdio Stdio) int {
 		log.Warn("no token configured (central.token_file, $EIDASTATSD_TOKEN or the systemd credential 'token'): nothing is shipped until a token is configured; payloads stay in the spool", "spool", d.Spool().Dir("spool"))
 	default:
 		log.Info("shipping to the central service", "url", redactURL(cfg.Central.URL), "token_from", tokenSrc)
-		s := sender.New(sender.Options{
-			URL: cfg.Central.URL, Token: token, Timeout: time.Duration(cfg.Central.Timeout),
-			MinBackoff: time.Duration(cfg.Central.MinBackoff), MaxBackoff: time.Duration(cfg.Central.MaxBackoff),
-			TokenRefusedRetry: time.Duration(cfg.Central.TokenRefusedRetry), MaxRowsPerPayload: cfg.Central.MaxRowsPerPayload,
-			Limits: payload.Limits{Network: 6, Station: cfg.Central.StationMaxLength, Location: 2, Channel: 3}, KeepSent: time.Duration(cfg.Central.KeepSent),
-			Logger: log,
-		}, d.Spool(), sm)
-		go func() {
-			t := time.NewTicker(30 * time.Second)
-			defer t.Stop()
-			for {
-				readiness.Set("token", !sm.TokenRefused(), "central service refuses the token")
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-			}
-		}()
-		go func() { _ = s.Run(ctx, d.Wake()) }()
+		go superviseSender(ctx, cfg, stdio.Env, token, d, sm, readiness, reloadToken, log)
 	}
 
 	if cfg.HTTP.Listen != "" {
@@ -441,6 +423,10 @@ func runDaemon(ctx context.Context, args []string, stdio Stdio) int {
 				return
 			case <-hup:
 				_ = notify.Reloading()
+				select {
+				case reloadToken <- struct{}{}:
+				default:
+				}
 				reload(ld.cfg, *cfgPath, stdio, level, log, d)
 				_ = notify.Ready()
 			}
@@ -473,6 +459,76 @@ func runDaemon(ctx context.Context, args []string, stdio Stdio) int {
 	return ExitOK
 }
 
+// senderOptions maps every central.* key to the sender.
+func senderOptions(cfg *config.Config, token string, log *slog.Logger) sender.Options {
+	return sender.Options{
+		URL: cfg.Central.URL, Token: token, Timeout: time.Duration(cfg.Central.Timeout),
+		MinBackoff: time.Duration(cfg.Central.MinBackoff), MaxBackoff: time.Duration(cfg.Central.MaxBackoff),
+		TokenRefusedRetry: time.Duration(cfg.Central.TokenRefusedRetry), MaxRowsPerPayload: cfg.Central.MaxRowsPerPayload,
+		Limits:   payload.Limits{Network: payload.DefaultLimits.Network, Station: cfg.Central.StationMaxLength, Location: payload.DefaultLimits.Location, Channel: payload.DefaultLimits.Channel},
+		KeepSent: time.Duration(cfg.Central.KeepSent),
+		Logger:   log,
+	}
+}
+
+// superviseSender runs the sender until ctx ends, keeps the "token"
+// readiness condition current, and restarts the sender with a new token
+// when the token source (central.token_file, $EIDASTATSD_TOKEN, the systemd
+// credential) holds another one: re-read on SIGHUP (reload) and, while the
+// service refuses the token, every central.token_refused_retry. A restart
+// interrupts at most a POST whose attempt is already recorded, so a resend
+// is byte-identical and an "already exists" answer counts as delivered.
+func superviseSender(ctx context.Context, cfg *config.Config, env func(string) string, token string, d *daemon.Daemon,
+	sm *sender.Metrics, readiness *web.Readiness, reload <-chan struct{}, log *slog.Logger) {
+	const readyEvery = time.Second
+	recheck := time.Duration(cfg.Central.TokenRefusedRetry)
+	for {
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		s := sender.New(senderOptions(cfg, token, log), d.Spool(), sm)
+		go func() {
+			defer close(done)
+			_ = s.Run(sctx, d.Wake())
+		}()
+		ready := time.NewTicker(readyEvery)
+		lastCheck := time.Now()
+		next := ""
+		for next == "" {
+			readiness.Set("token", !sm.TokenRefused(), "central service refuses the token")
+			check := false
+			select {
+			case <-ctx.Done():
+				ready.Stop()
+				stop()
+				<-done
+				return
+			case <-reload:
+				check = true
+			case <-ready.C:
+				check = sm.TokenRefused() && time.Since(lastCheck) >= recheck
+			}
+			if !check {
+				continue
+			}
+			lastCheck = time.Now()
+			t, src, err := cfg.Token(env)
+			switch {
+			case err != nil:
+				log.Error("cannot re-read the token; keeping the current one", "err", err)
+			case t == "":
+				log.Error("the token source is now empty; keeping the current token")
+			case t != token:
+				log.Info("token changed: restarting the sender with the new token", "token_from", src)
+				next = t
+			}
+		}
+		ready.Stop()
+		stop()
+		<-done
+		token = next
+	}
+}
+
 // reload re-reads the configuration on SIGHUP. A bad file is refused and
 // the running configuration kept; a good one is applied where that is
 // possible live (logging.level) and the settings that need a restart are
@@ -493,8 +549,9 @@ func reload(running *config.Config, path string, stdio Stdio, level *slog.LevelV
 	nc := nl.cfg
 	if lv := parseLevel(nc.Logging.Level); lv != level.Level() {
 		level.Set(lv)
-		log.Info("logging level changed", "level", nc.Logging.Level)
+		log.Warn("logging level changed", "level", nc.Logging.Level)
 	}
+	log.Debug("configuration re-read", "file", path)
 	var restart []string
 	for _, k := range nl.keys {
 		if k == "logging.level" {

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/eida/eidastatsd/pkg/config"
 	"github.com/eida/eidastatsd/pkg/payload"
 	"github.com/eida/eidastatsd/pkg/sender"
 )
@@ -19,9 +22,11 @@ func init() {
 }
 
 func runSend(ctx context.Context, args []string, stdio Stdio) int {
-	fs := newFlagSet("send", "[--send-to URL] [--token TOKEN] PAYLOAD.json[.gz]...", stdio)
+	fs := newFlagSet("send", "[--config FILE] [--send-to URL] [--token TOKEN] PAYLOAD.json[.gz]...", stdio)
+	cfgPath := fs.String("config", "", "read central.url, the token (central.token_file, $EIDASTATSD_TOKEN, systemd credential), "+
+		"central.timeout, central.max_rows_per_payload and central.station_max_length from this configuration file; flags override it")
 	url := fs.String("send-to", DefaultSubmitURL, "central statistics service submit URL")
-	token := fs.String("token", "", "token (default: $TOKEN or $EIDASTATSD_TOKEN)")
+	token := fs.String("token", "", "token (default: the --config token, else $TOKEN or $EIDASTATSD_TOKEN)")
 	timeout := fs.Duration("timeout", sender.DefaultTimeout, "timeout of one POST")
 	attempts := fs.Int("attempts", 3, "POSTs per payload part on timeouts, 5xx, 408 and 429")
 	maxRows := fs.Int("max-rows", sender.DefaultMaxRowsPerPayload, "split payloads with more rows (sorted by key); -1 never splits")
@@ -38,14 +43,43 @@ func runSend(ctx context.Context, args []string, stdio Stdio) int {
 		fs.Usage()
 		return ExitUsage
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	tok := *token
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			fmt.Fprintf(stdio.Err, "eidastatsd send: %v\n", err)
+			return ExitConfig
+		}
+		if !set["send-to"] && cfg.Central.URL != "" {
+			*url = cfg.Central.URL
+		}
+		if !set["timeout"] {
+			*timeout = time.Duration(cfg.Central.Timeout)
+		}
+		if !set["max-rows"] {
+			*maxRows = cfg.Central.MaxRowsPerPayload
+		}
+		if !set["station-limit"] {
+			*station = cfg.Central.StationMaxLength
+		}
+		if tok == "" {
+			t, _, err := cfg.Token(stdio.Env)
+			if err != nil {
+				fmt.Fprintf(stdio.Err, "eidastatsd send: %v\n", err)
+				return ExitConfig
+			}
+			tok = t
+		}
+	}
 	for _, v := range []string{"TOKEN", "EIDASTATSD_TOKEN"} {
 		if tok == "" {
-			tok = stdio.Env(v)
+			tok = strings.TrimSpace(stdio.Env(v))
 		}
 	}
 	if tok == "" {
-		fmt.Fprintln(stdio.Err, "eidastatsd send: no token (--token, $TOKEN or $EIDASTATSD_TOKEN)")
+		fmt.Fprintln(stdio.Err, "eidastatsd send: no token (--token, --config's central.token_file, $TOKEN or $EIDASTATSD_TOKEN)")
 		return ExitUsage
 	}
 	limits := payload.DefaultLimits
