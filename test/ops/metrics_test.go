@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/eida/eidastatsd/pkg/aggregate"
 	"github.com/eida/eidastatsd/pkg/logline"
