@@ -25,6 +25,18 @@ type Row struct {
 	Key
 	Bytes, NbRequests, NbSuccessful, NbUnsuccessful int64
 	Clients                                         clients.Set
+	// lastRaw skips re-adding the client just added: one client usually
+	// sends many requests in a row, and an HLL add is idempotent.
+	lastRaw  uint64
+	haveLast bool
+}
+
+func (r *Row) addClient(raw uint64) {
+	if r.haveLast && r.lastRaw == raw {
+		return
+	}
+	r.Clients.Add(raw)
+	r.lastRaw, r.haveLast = raw, true
 }
 
 // Resolver extends temporary network codes (networks.Registry does).
@@ -59,7 +71,7 @@ func (t *Table) Add(ev *logline.Event, res Resolver, skipped []logline.Reason) (
 		r := t.row(month, nil, nil, []byte("--"), nil, ev.Country)
 		r.NbRequests++
 		r.NbUnsuccessful++
-		r.Clients.Add(raw)
+		r.addClient(raw)
 		n = 1
 	} else {
 		for i := range ev.Traces {
@@ -82,7 +94,7 @@ func (t *Table) Add(ev *logline.Event, res Resolver, skipped []logline.Reason) (
 			r.Bytes += tr.Bytes
 			r.NbRequests++
 			r.NbSuccessful++
-			r.Clients.Add(raw)
+			r.addClient(raw)
 			n++
 		}
 	}

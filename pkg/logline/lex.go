@@ -1,7 +1,9 @@
 package logline
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -40,9 +42,7 @@ func scanString(b []byte, i int) (start, end int, esc bool, err error) {
 	start = i
 	i++
 	for {
-		for i < len(b) && !strClass[b[i]] {
-			i++
-		}
+		i = nextSpecial(b, i)
 		if i >= len(b) {
 			return 0, 0, false, errSyntax
 		}
@@ -69,6 +69,42 @@ func scanString(b []byte, i int) (start, end int, esc bool, err error) {
 			return 0, 0, false, errSyntax
 		}
 	}
+}
+
+const (
+	lo7 = 0x0101010101010101
+	hi  = 0x8080808080808080
+)
+
+// specialMask has the high bit set in the first byte of w (lowest
+// address) that is a control character (< 0x20), '"' or '\\', and maybe in
+// later bytes too; 0 if there is none ("Bit Twiddling Hacks":
+// haszero/hasless; borrows only spread upwards from a true match).
+func specialMask(w uint64) uint64 {
+	quote := w ^ (lo7 * '"')
+	bslash := w ^ (lo7 * '\\')
+	t := (w - lo7*0x20) | (quote - lo7) | (bslash - lo7)
+	// A byte >= 0x80 sets its high bit in w itself; such bytes (UTF-8) are
+	// never special, so ^w masks them out.
+	return t &^ w & hi
+}
+
+func specialIn(w uint64) bool { return specialMask(w) != 0 }
+
+// nextSpecial returns the index of the first special byte at or after i
+// (len(b) if none), eight bytes at a time: a line is mostly string content,
+// so this is the parser's hot loop.
+func nextSpecial(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && !strClass[b[i]] {
+		i++
+	}
+	return i
 }
 
 func isHex4(b []byte) bool {

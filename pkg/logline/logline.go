@@ -69,6 +69,7 @@ type Parser struct {
 	scratch []byte // decoded strings with escapes
 	// raw positions of the top-level fields, filled by scanObject
 	finished, status, userID, userLoc, trace span
+	items                                    []traceItem // of the last "trace" array
 }
 
 type span struct {
@@ -170,7 +171,14 @@ func (p *Parser) scanTop(b []byte) (int, error) {
 		}
 		i = skipWS(b, i+1)
 		vs := i
-		ve, err := skipValue(b, i)
+		var ve int
+		if string(key) == "trace" && i < len(b) && b[i] == '[' {
+			// The trace list is validated and its items' fields located in
+			// one pass: it is most of a line's bytes.
+			ve, err = p.scanTraceArray(b, i)
+		} else {
+			ve, err = skipValue(b, i)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -255,7 +263,7 @@ func (p *Parser) build(b []byte) (*Event, Reason) {
 	if b[p.trace.start] != '[' {
 		return nil, ReasonBadTrace
 	}
-	p.traces(b, p.trace)
+	p.traces(b)
 	return ev, ""
 }
 
@@ -319,80 +327,155 @@ func (p *Parser) userIDString(b []byte, sp span) ([]byte, Reason) {
 	return nil, ReasonBadUserID
 }
 
-// traces reads the trace array; only items with status "OK" count.
-func (p *Parser) traces(b []byte, sp span) {
-	i := skipWS(b, sp.start+1)
-	if b[i] == ']' {
-		return
+// Trace item fields located by scanTraceArray.
+const (
+	fNet = iota
+	fSta
+	fLoc
+	fCha
+	fStart
+	fStatus
+	fBytes
+	nFields
+)
+
+type traceItem struct {
+	notObject bool
+	f         [nFields]span
+}
+
+var traceKeys = [nFields]string{"net", "sta", "loc", "cha", "start", "status", "bytes"}
+
+// scanTraceArray validates the array at b[i] == '[' and records each item's
+// fields (the last of duplicate keys wins, as in Python).
+func (p *Parser) scanTraceArray(b []byte, i int) (int, error) {
+	p.items = p.items[:0]
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
 	}
 	for {
 		i = skipWS(b, i)
-		ve, _ := skipValue(b, i) // already validated by scanTop
-		p.trace1(b, i, ve)
-		i = skipWS(b, ve)
-		if b[i] == ']' {
-			return
+		var end int
+		var err error
+		if i < len(b) && b[i] == '{' {
+			var it traceItem
+			end, err = p.scanTraceObject(b, i, &it)
+			p.items = append(p.items, it)
+		} else {
+			end, err = skipValueDepth(b, i, 2)
+			p.items = append(p.items, traceItem{notObject: true})
 		}
-		i++ // ','
+		if err != nil {
+			return 0, err
+		}
+		i = skipWS(b, end)
+		if i >= len(b) {
+			return 0, errSyntax
+		}
+		if b[i] == ']' {
+			return i + 1, nil
+		}
+		if b[i] != ',' {
+			return 0, errSyntax
+		}
+		i++
 	}
 }
 
-func (p *Parser) trace1(b []byte, start, end int) {
-	ev := &p.ev
-	if b[start] != '{' {
-		// The reference would index into it and abort; we cannot know its
-		// status, so it is a skipped trace.
-		ev.SkippedTraces = append(ev.SkippedTraces, ReasonTraceNotObject)
-		return
+func (p *Parser) scanTraceObject(b []byte, i int, it *traceItem) (int, error) {
+	for k := range it.f {
+		it.f[k] = span{-1, -1}
 	}
-	var net, sta, loc, cha, st, status, nbytes span
-	for _, s := range []*span{&net, &sta, &loc, &cha, &st, &status, &nbytes} {
-		*s = span{-1, -1}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
 	}
-	p.eachMember(b, start, func(key []byte, vs, ve int) {
-		switch string(key) {
-		case "net":
-			net = span{vs, ve}
-		case "sta":
-			sta = span{vs, ve}
-		case "loc":
-			loc = span{vs, ve}
-		case "cha":
-			cha = span{vs, ve}
-		case "start":
-			st = span{vs, ve}
-		case "status":
-			status = span{vs, ve}
-		case "bytes":
-			nbytes = span{vs, ve}
+	for {
+		i = skipWS(b, i)
+		ks, ke, esc, err := scanString(b, i)
+		if err != nil {
+			return 0, err
 		}
-	})
-	if status.start < 0 {
-		ev.SkippedTraces = append(ev.SkippedTraces, ReasonTraceMissingField)
-		return
+		key := b[ks+1 : ke-1]
+		if esc {
+			key = p.unescapeTmp(key)
+		}
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return 0, errSyntax
+		}
+		i = skipWS(b, i+1)
+		vs := i
+		i, err = skipValueDepth(b, i, 3)
+		if err != nil {
+			return 0, err
+		}
+		for k, name := range traceKeys {
+			if string(key) == name {
+				it.f[k] = span{vs, i}
+				break
+			}
+		}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return 0, errSyntax
+		}
+		if b[i] == '}' {
+			return i + 1, nil
+		}
+		if b[i] != ',' {
+			return 0, errSyntax
+		}
+		i++
 	}
-	if s, ok := p.stringAt(b, status); !ok || string(s) != "OK" {
-		return // not an OK trace: ignored, not an error
+}
+
+// traces turns the located items into OK traces; only items with status
+// "OK" count.
+func (p *Parser) traces(b []byte) {
+	ev := &p.ev
+	for idx := range p.items {
+		it := &p.items[idx]
+		if it.notObject {
+			// The reference would index into it and abort; we cannot know
+			// its status, so it is a skipped trace.
+			ev.SkippedTraces = append(ev.SkippedTraces, ReasonTraceNotObject)
+			continue
+		}
+		if it.f[fStatus].start < 0 {
+			ev.SkippedTraces = append(ev.SkippedTraces, ReasonTraceMissingField)
+			continue
+		}
+		if s, ok := p.stringAt(b, it.f[fStatus]); !ok || string(s) != "OK" {
+			continue // not an OK trace: ignored, not an error
+		}
+		missing := false
+		for _, f := range it.f {
+			if f.start < 0 {
+				missing = true
+			}
+		}
+		if missing {
+			ev.SkippedTraces = append(ev.SkippedTraces, ReasonTraceMissingField)
+			continue
+		}
+		var t Trace
+		var ok [5]bool
+		t.Net, ok[0] = p.stringAt(b, it.f[fNet])
+		t.Sta, ok[1] = p.stringAt(b, it.f[fSta])
+		t.Loc, ok[2] = p.stringAt(b, it.f[fLoc])
+		t.Cha, ok[3] = p.stringAt(b, it.f[fCha])
+		t.Start, ok[4] = p.stringAt(b, it.f[fStart])
+		n, nok := parseInt(b[it.f[fBytes].start:it.f[fBytes].end])
+		if !ok[0] || !ok[1] || !ok[2] || !ok[3] || !ok[4] || !nok {
+			ev.SkippedTraces = append(ev.SkippedTraces, ReasonTraceBadField)
+			continue
+		}
+		t.Start = firstRunes(t.Start, 10) // Python slices code points
+		t.Bytes = n
+		ev.Traces = append(ev.Traces, t)
 	}
-	if net.start < 0 || sta.start < 0 || loc.start < 0 || cha.start < 0 || st.start < 0 || nbytes.start < 0 {
-		ev.SkippedTraces = append(ev.SkippedTraces, ReasonTraceMissingField)
-		return
-	}
-	var t Trace
-	var ok [5]bool
-	t.Net, ok[0] = p.stringAt(b, net)
-	t.Sta, ok[1] = p.stringAt(b, sta)
-	t.Loc, ok[2] = p.stringAt(b, loc)
-	t.Cha, ok[3] = p.stringAt(b, cha)
-	t.Start, ok[4] = p.stringAt(b, st)
-	n, nok := parseInt(b[nbytes.start:nbytes.end])
-	if !ok[0] || !ok[1] || !ok[2] || !ok[3] || !ok[4] || !nok {
-		ev.SkippedTraces = append(ev.SkippedTraces, ReasonTraceBadField)
-		return
-	}
-	t.Start = firstRunes(t.Start, 10) // Python slices code points
-	t.Bytes = n
-	ev.Traces = append(ev.Traces, t)
 }
 
 // eachMember calls fn for each member of the (validated) object at start.

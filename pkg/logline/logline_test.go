@@ -239,3 +239,50 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSpecialIn(t *testing.T) {
+	for v := 0; v < 256; v++ {
+		for pos := 0; pos < 8; pos++ {
+			var b [8]byte
+			for i := range b {
+				b[i] = 'a'
+			}
+			b[pos] = byte(v)
+			w := uint64(0)
+			for i := 7; i >= 0; i-- {
+				w = w<<8 | uint64(b[i])
+			}
+			want := strClass[v]
+			if got := specialIn(w); got != want {
+				t.Fatalf("byte %#x at %d: got %v want %v", v, pos, got, want)
+			}
+		}
+	}
+}
+
+func TestNextSpecial(t *testing.T) {
+	// Every position and every byte value, with noise before and after.
+	for n := 0; n < 20; n++ {
+		for pos := 0; pos <= n; pos++ {
+			for v := 0; v < 256; v++ {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = "aé\x7f~ "[i%5]
+				}
+				if pos < n {
+					b[pos] = byte(v)
+				}
+				want := n
+				for i, c := range b {
+					if strClass[c] {
+						want = i
+						break
+					}
+				}
+				if got := nextSpecial(b, 0); got != want {
+					t.Fatalf("%q: got %d want %d", b, got, want)
+				}
+			}
+		}
+	}
+}
