@@ -26,10 +26,11 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// ErrIdle is returned by Next when Options.IdleTimeout passed at the end of
-// the live file (or while the live file does not exist) without a new line.
-// It is not a failure: the caller may seal days by wall clock, then call
-// Next again.
+// ErrIdle is returned by Next at the end of the live file (or while it does
+// not exist) when Options.IdleTimeout has passed since the last ErrIdle:
+// the first time Next catches up, then at most once per IdleTimeout, also
+// while lines keep arriving. It is not a failure: the caller may seal days
+// by wall clock (AtEOF is true), then call Next again.
 var ErrIdle = errors.New("follow: idle at end of live file")
 
 // DefaultMaxLineBytes is the longest line handed out (contract: lines may
@@ -66,8 +67,8 @@ type Options struct {
 	// PollInterval is how often the files are checked without an fsnotify
 	// event (default 500ms). Polling always runs; fsnotify only wakes early.
 	PollInterval time.Duration
-	// IdleTimeout > 0 makes Next return ErrIdle after that long at the end
-	// of the live file.
+	// IdleTimeout > 0 makes Next return ErrIdle at the end of the live
+	// file, at most once per IdleTimeout (see ErrIdle).
 	IdleTimeout time.Duration
 	// MaxLineBytes (default 16 MiB): longer lines are reported TooLong.
 	MaxLineBytes int
@@ -137,7 +138,7 @@ type Follower struct {
 	skipping   bool  // inside an over-long line
 	skipN      int64 // bytes of it already discarded
 	size       int64
-	idleSince  time.Time
+	lastIdle   time.Time // last ErrIdle
 	backoff    bool
 	recheck    bool // check the live file before the next read
 	watcher    *fsnotify.Watcher
@@ -252,7 +253,6 @@ func (f *Follower) Next(ctx context.Context) (Line, error) {
 	}
 	for {
 		if l, ok := f.scan(); ok {
-			f.idleSince = time.Time{}
 			return l, nil
 		}
 		if f.cur == nil {
@@ -881,14 +881,13 @@ func (f *Follower) wait(ctx context.Context) error {
 		return err
 	}
 	now := f.now()
-	if f.idleSince.IsZero() {
-		f.idleSince = now
-	}
 	d := f.poll
 	if f.idle > 0 {
-		rem := f.idleSince.Add(f.idle).Sub(now)
+		// At most once per IdleTimeout, also while lines keep trickling in,
+		// so the caller's periodic work runs on a busy log too.
+		rem := f.lastIdle.Add(f.idle).Sub(now)
 		if rem <= 0 {
-			f.idleSince = now
+			f.lastIdle = now
 			return ErrIdle
 		}
 		d = min(d, rem)

@@ -432,6 +432,34 @@ func TestIdle(t *testing.T) {
 	if n, _ := seqOf(l.Data); n != 5 {
 		t.Errorf("got %q", l.Data)
 	}
+	// A busy log (a line more often than IdleTimeout) still reports idle
+	// now and then, and no line is lost around it.
+	idles, next := 0, 6
+	for i := 6; idles < 2; i++ {
+		if i > 20000 {
+			t.Fatal("no ErrIdle while lines trickle in")
+		}
+		// Written while Next waits at the end of the file.
+		go func() {
+			time.Sleep(time.Millisecond)
+			w.WriteLine(mkLine(i), dayOf(0))
+		}()
+		for {
+			l, err := f.Next(ctx)
+			if errors.Is(err, ErrIdle) {
+				idles++
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := seqOf(l.Data); n != next {
+				t.Fatalf("got seq %d, want %d", n, next)
+			}
+			next++
+			break
+		}
+	}
 }
 
 // A complete rotated file may end in a torn record (crash of fdsnws): it is
