@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eida/eidastatsd/pkg/aggregate"
+	"github.com/eida/eidastatsd/pkg/atomicfile"
 	"github.com/eida/eidastatsd/pkg/batch"
 	"github.com/eida/eidastatsd/pkg/buildinfo"
 	"github.com/eida/eidastatsd/pkg/input"
@@ -89,7 +90,7 @@ func runAggregate(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	p := table.Payload(now().UTC().Format(payload.TimeLayout), buildinfo.PayloadVersion())
 	path := filepath.Join(outDir, p.DaysCoverage[0]+"_"+p.DaysCoverage[len(p.DaysCoverage)-1]+".json.gz")
-	if err := writeFileAtomic(path, p.WriteGzip); err != nil {
+	if err := atomicfile.WriteFunc(path, 0o644, p.WriteGzip); err != nil {
 		fmt.Fprintf(stdio.Err, "eidastatsd aggregate: %v\n", err)
 		return ExitFail
 	}
@@ -133,38 +134,4 @@ func printReasons[K ~string](w io.Writer, m map[K]int64) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "  %-26s %d\n", k+":", m[K(k)])
 	}
-}
-
-// writeFileAtomic writes through a temporary file, fsyncs and renames, so a
-// crash never leaves a half-written payload under the final name.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eida/eidastatsd/pkg/atomicfile"
 	"github.com/eida/eidastatsd/pkg/payload"
 )
 
@@ -296,40 +297,15 @@ func (s *Spool) move(path, dir string) (string, error) {
 // WriteFile writes data to path durably: a temp file in the same folder,
 // fsync, rename over path, fsync of the folder.
 func WriteFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+	if err := atomicfile.Write(path, data, 0o640); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, 0o640)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("spool: write %s: %w", path, werr)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("spool: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("spool: sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/eida/eidastatsd/pkg/atomicfile"
 )
 
 const (
@@ -44,23 +46,6 @@ func (s Store) Save(v any) error {
 	buf.Write(body)
 
 	cur := filepath.Join(s.Dir, fileName)
-	f, err := os.CreateTemp(s.Dir, ".state-*.tmp")
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(buf.Bytes()); err != nil {
-		f.Close()
-		return fmt.Errorf("state: write: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("state: fsync: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
 	// Keep the current generation as the previous one. A hard link and a
 	// rename keep state.json complete at every instant.
 	if _, err := os.Stat(cur); err == nil {
@@ -73,20 +58,8 @@ func (s Store) Save(v any) error {
 			return fmt.Errorf("state: keep previous: %w", err)
 		}
 	}
-	if err := os.Rename(tmp, cur); err != nil {
+	if err := atomicfile.Write(cur, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("state: %w", err)
-	}
-	return syncDir(s.Dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("state: fsync dir: %w", err)
 	}
 	return nil
 }
