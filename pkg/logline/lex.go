@@ -283,10 +283,6 @@ func (p *Parser) unescape(raw []byte) []byte {
 	return p.scratch[start:len(p.scratch):len(p.scratch)]
 }
 
-// unescapeTmp decodes a key; keys are compared at once and not kept, but
-// sharing the scratch space keeps them allocation-free too.
-func (p *Parser) unescapeTmp(raw []byte) []byte { return p.unescape(raw) }
-
 func appendUnescaped(dst, raw []byte) []byte {
 	for i := 0; i < len(raw); {
 		c := raw[i]

@@ -150,37 +150,13 @@ func (p *Parser) resetSpans() {
 // scanTop validates the top-level object and records the fields we need.
 // Duplicate keys: the last one wins, as in Python's json.
 func (p *Parser) scanTop(b []byte) (int, error) {
-	i := 1
-	i = skipWS(b, i)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, nil
-	}
-	for {
-		i = skipWS(b, i)
-		ks, ke, esc, err := scanString(b, i)
-		if err != nil {
-			return 0, err
-		}
-		key := b[ks+1 : ke-1]
-		if esc {
-			key = p.unescapeTmp(key)
-		}
-		i = skipWS(b, ke)
-		if i >= len(b) || b[i] != ':' {
-			return 0, errSyntax
-		}
-		i = skipWS(b, i+1)
-		vs := i
-		var ve int
-		if string(key) == "trace" && i < len(b) && b[i] == '[' {
+	return p.members(b, 0, func(key []byte, vs int) (ve int, err error) {
+		if string(key) == "trace" && vs < len(b) && b[vs] == '[' {
 			// The trace list is validated and its items' fields located in
 			// one pass: it is most of a line's bytes.
-			ve, err = p.scanTraceArray(b, i)
+			ve, err = p.scanTraceArray(b, vs)
 		} else {
-			ve, err = skipValue(b, i)
-		}
-		if err != nil {
-			return 0, err
+			ve, err = skipValue(b, vs)
 		}
 		switch string(key) {
 		case "finished":
@@ -194,18 +170,8 @@ func (p *Parser) scanTop(b []byte) (int, error) {
 		case "trace":
 			p.trace = span{vs, ve}
 		}
-		i = skipWS(b, ve)
-		if i >= len(b) {
-			return 0, errSyntax
-		}
-		if b[i] == '}' {
-			return i + 1, nil
-		}
-		if b[i] != ',' {
-			return 0, errSyntax
-		}
-		i++
-	}
+		return ve, err
+	})
 }
 
 // build extracts the event from a syntactically valid object.
@@ -282,11 +248,13 @@ func (p *Parser) stringAt(b []byte, sp span) ([]byte, bool) {
 
 // country reads userLocation.country: a string, else "".
 func (p *Parser) country(b []byte, sp span) []byte {
-	var val span = span{-1, -1}
-	p.eachMember(b, sp.start, func(key []byte, vs, ve int) {
+	val := span{-1, -1}
+	p.members(b, sp.start, func(key []byte, vs int) (int, error) { // validated by scanTop
+		ve, err := skipValue(b, vs)
 		if string(key) == "country" {
 			val = span{vs, ve}
 		}
+		return ve, err
 	})
 	if val.start < 0 {
 		return nil
@@ -387,48 +355,16 @@ func (p *Parser) scanTraceObject(b []byte, i int, it *traceItem) (int, error) {
 	for k := range it.f {
 		it.f[k] = span{-1, -1}
 	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, nil
-	}
-	for {
-		i = skipWS(b, i)
-		ks, ke, esc, err := scanString(b, i)
-		if err != nil {
-			return 0, err
-		}
-		key := b[ks+1 : ke-1]
-		if esc {
-			key = p.unescapeTmp(key)
-		}
-		i = skipWS(b, ke)
-		if i >= len(b) || b[i] != ':' {
-			return 0, errSyntax
-		}
-		i = skipWS(b, i+1)
-		vs := i
-		i, err = skipValueDepth(b, i, 3)
-		if err != nil {
-			return 0, err
-		}
+	return p.members(b, i, func(key []byte, vs int) (int, error) {
+		ve, err := skipValueDepth(b, vs, 3)
 		for k, name := range traceKeys {
 			if string(key) == name {
-				it.f[k] = span{vs, i}
+				it.f[k] = span{vs, ve}
 				break
 			}
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return 0, errSyntax
-		}
-		if b[i] == '}' {
-			return i + 1, nil
-		}
-		if b[i] != ',' {
-			return 0, errSyntax
-		}
-		i++
-	}
+		return ve, err
+	})
 }
 
 // traces turns the located items into OK traces; only items with status
@@ -478,26 +414,40 @@ func (p *Parser) traces(b []byte) {
 	}
 }
 
-// eachMember calls fn for each member of the (validated) object at start.
-func (p *Parser) eachMember(b []byte, start int, fn func(key []byte, vs, ve int)) {
-	i := skipWS(b, start+1)
-	if b[i] == '}' {
-		return
+// members validates the object at b[i] == '{' and calls value for each
+// member with its (decoded) key and the value's start; value parses the
+// value and returns the index after it.
+func (p *Parser) members(b []byte, i int, value func(key []byte, vs int) (int, error)) (int, error) {
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
 	}
 	for {
 		i = skipWS(b, i)
-		ks, ke, esc, _ := scanString(b, i)
+		ks, ke, esc, err := scanString(b, i)
+		if err != nil {
+			return 0, err
+		}
 		key := b[ks+1 : ke-1]
 		if esc {
-			key = p.unescapeTmp(key)
+			key = p.unescape(key)
 		}
 		i = skipWS(b, ke)
-		i = skipWS(b, i+1) // ':'
-		ve, _ := skipValue(b, i)
-		fn(key, i, ve)
-		i = skipWS(b, ve)
+		if i >= len(b) || b[i] != ':' {
+			return 0, errSyntax
+		}
+		if i, err = value(key, skipWS(b, i+1)); err != nil {
+			return 0, err
+		}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return 0, errSyntax
+		}
 		if b[i] == '}' {
-			return
+			return i + 1, nil
+		}
+		if b[i] != ',' {
+			return 0, errSyntax
 		}
 		i++
 	}
