@@ -386,6 +386,9 @@ func runDaemon(ctx context.Context, args []string, stdio Stdio) int {
 	done := make(chan struct{})
 	sm := sender.NewMetrics(reg)
 	reloadToken := make(chan struct{}, 1) // SIGHUP: re-read the token
+	if token == "" && cfg.Central.URL == "" {
+		log.Warn("no token configured (central.token_file, $EIDASTATSD_TOKEN or the systemd credential 'token'): nothing is shipped until a token is configured")
+	}
 	switch {
 	case cfg.Central.URL == "":
 		log.Warn("central.url is empty: payloads stay in the spool and are not shipped", "spool", d.Spool().Dir("spool"))
