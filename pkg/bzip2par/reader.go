@@ -2,9 +2,9 @@
 //
 // bzip2 compresses independent blocks of up to 900 kB. A scanner finds the
 // block magics at any bit offset, workers decode the candidate blocks
-// concurrently (each wrapped as a one-block stream for compress/bzip2, which
-// checks the block CRC), and the reader hands out the results in input order,
-// checking every stream's combined CRC. Output is byte-identical to
+// concurrently (with this package's own block decoder, which checks the block
+// CRC), and the reader hands out the results in input order, checking every
+// stream's combined CRC. Output is byte-identical to
 // `bzip2 -dc`, including concatenated (multi-stream) files as pbzip2 and
 // lbzip2 write them. Unlike `bzip2 -dc`, trailing data that is not a bzip2
 // stream is an error rather than a warning: silently dropping the rest of a
@@ -38,6 +38,8 @@ type Reader struct {
 	// split, when set by tests, cuts pieces at extra points to simulate a
 	// block magic occurring by chance inside compressed data.
 	split func(*job) []*job
+	// decode decodes one piece: decodePiece, or decodePieceStd in tests.
+	decode decodeFunc
 }
 
 // NewReader returns a reader that decompresses r using workers goroutines
@@ -45,18 +47,27 @@ type Reader struct {
 // flight, so memory stays at a few MB per worker for ordinary data. Close
 // stops the goroutines; it does not close r.
 func NewReader(r io.Reader, workers int) *Reader {
-	return newReader(r, workers, nil)
+	return newReader(r, workers, nil, nil)
 }
 
-func newReader(r io.Reader, workers int, split func(*job) []*job) *Reader {
+// decodeFunc decodes one piece; see decodePiece.
+type decodeFunc func(raw []byte, off uint8, nbits int64, level byte, out []byte) ([]byte, uint32, error)
+
+// newReader is NewReader with test hooks: split (see Reader.split) and
+// decode (decodePiece when nil).
+func newReader(r io.Reader, workers int, split func(*job) []*job, decode decodeFunc) *Reader {
+	if decode == nil {
+		decode = decodePiece
+	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	z := &Reader{
-		order: make(chan *job, 2*workers),
-		jobs:  make(chan *job, 2*workers),
-		quit:  make(chan struct{}),
-		split: split,
+		order:  make(chan *job, 2*workers),
+		jobs:   make(chan *job, 2*workers),
+		quit:   make(chan struct{}),
+		split:  split,
+		decode: decode,
 	}
 	z.wg.Add(1 + workers)
 	go z.scan(r)
@@ -108,7 +119,7 @@ var outPool = sync.Pool{New: func() any { return make([]byte, 0, 1<<20) }}
 func (z *Reader) work() {
 	defer z.wg.Done()
 	for j := range z.jobs {
-		j.out, j.crc, j.err = decodePiece(j.raw, j.off, j.nbits, j.level, outPool.Get().([]byte)[:0])
+		j.out, j.crc, j.err = z.decode(j.raw, j.off, j.nbits, j.level, outPool.Get().([]byte)[:0])
 		close(j.done)
 	}
 }
@@ -179,7 +190,7 @@ func (z *Reader) merge(j *job) error {
 			return first
 		}
 		raw, off, nbits = joinBits(raw, off, nbits, n.raw, n.off, n.nbits)
-		out, crc, err := decodePiece(raw, off, nbits, j.level, nil)
+		out, crc, err := z.decode(raw, off, nbits, j.level, nil)
 		if err == nil {
 			j.out, j.crc, j.err = out, crc, nil
 			return nil
@@ -199,10 +210,24 @@ func (z *Reader) Close() error {
 }
 
 // decodePiece decodes one candidate block given as bits [off, off+nbits) of
-// raw, by wrapping it as a complete one-block stream: header, block, end
-// marker and a stream CRC equal to the block's own CRC. compress/bzip2 then
-// checks the block CRC and that the block ends exactly at the end marker.
+// raw (see decodeBlock), appending to out. It returns the output, the
+// block's stored CRC (checked) and an error for anything but one whole
+// valid block.
 func decodePiece(raw []byte, off uint8, nbits int64, level byte, out []byte) (res []byte, crc uint32, err error) {
+	defer func() {
+		// Corrupt input must never take the process down.
+		if p := recover(); p != nil {
+			res, crc, err = nil, 0, fmt.Errorf("bzip2 decoder panic: %v", p)
+		}
+	}()
+	return decodeBlock(raw, off, nbits, level, out)
+}
+
+// decodePieceStd is decodePiece done by compress/bzip2, for differential
+// tests and benchmarks. It wraps the piece as a complete one-block stream:
+// header, block, end marker and a stream CRC equal to the block's own CRC. compress/bzip2 then
+// checks the block CRC and that the block ends exactly at the end marker.
+func decodePieceStd(raw []byte, off uint8, nbits int64, level byte, out []byte) (res []byte, crc uint32, err error) {
 	if nbits < 48+32+1+24 {
 		return nil, 0, errors.New("block too short")
 	}

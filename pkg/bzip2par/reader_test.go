@@ -210,7 +210,7 @@ func TestFalseBoundaries(t *testing.T) {
 			}
 			return out
 		}
-		z := newReader(bytes.NewReader(comp), 2, split)
+		z := newReader(bytes.NewReader(comp), 2, split, nil)
 		got, err := io.ReadAll(z)
 		z.Close()
 		if err != nil {
