@@ -1,7 +1,8 @@
 #!/bin/bash
 # Checks the deployment files: the systemd unit (systemd-analyze verify and
 # a security exposure of at most 2.0), the Prometheus rules (promtool check
-# and unit tests), and deploy/install.sh. Works as root on Debian 12 without
+# and unit tests), the unit's command line, configuration and exit status 78
+# against the binary, and deploy/install.sh. Works as root on Debian 12 without
 # a running systemd; installs systemd and prometheus (promtool) if missing.
 set -euo pipefail
 
@@ -56,6 +57,29 @@ echo "== promtool"
 promtool check rules deploy/prometheus/alerts.yml || fail "promtool check rules"
 promtool test rules deploy/prometheus/alerts_test.yml || fail "promtool test rules"
 
+echo "== unit against the binary"
+# ExecStart's command and flags exist, the shipped configuration (installed
+# as /etc/eidastatsd/eidastatsd.yaml) is valid, and a configuration error
+# exits with the status the unit does not restart on.
+read -r -a execstart <<<"$(sed -n 's/^ExecStart=//p' deploy/systemd/eidastatsd.service)"
+sub=${execstart[1]:-}
+if ! "$exe" "$sub" --help >"$tmp/help.out" 2>&1; then
+	fail "ExecStart: '$sub --help' fails"
+fi
+for arg in "${execstart[@]:2}"; do
+	case $arg in
+	--*) grep -q -- "-${arg#--}" "$tmp/help.out" || fail "ExecStart: flag $arg unknown to '$sub'" ;;
+	esac
+done
+grep -q -- "--config /etc/eidastatsd/eidastatsd.yaml" deploy/systemd/eidastatsd.service || fail "ExecStart: not --config /etc/eidastatsd/eidastatsd.yaml"
+grep -q 'eidastatsd/eidastatsd.yaml' deploy/install.sh || fail "install.sh does not install /etc/eidastatsd/eidastatsd.yaml"
+"$exe" check-config --config configs/eidastatsd.yaml || fail "configs/eidastatsd.yaml does not pass check-config"
+printf 'logging:\n  level: loud\n' >"$tmp/bad.yaml"
+status=0
+"$exe" check-config --config "$tmp/bad.yaml" >/dev/null 2>&1 || status=$?
+prevent=$(sed -n 's/^RestartPreventExitStatus=//p' deploy/systemd/eidastatsd.service)
+[ "$status" = "$prevent" ] || fail "a configuration error exits $status, the unit's RestartPreventExitStatus is $prevent"
+
 echo "== install.sh"
 sh deploy/install_test.sh || fail "deploy/install_test.sh"
 
@@ -63,4 +87,4 @@ if [ "$failed" -ne 0 ]; then
 	echo "check-deploy: 0 passed, 1 failed"
 	exit 1
 fi
-echo "check-deploy: 4 passed, 0 failed"
+echo "check-deploy: 5 passed, 0 failed"
