@@ -226,7 +226,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.o.Ready("log", true, "")
 		d.sealByWallClock()
 		d.flushLate()
-		if d.dirty {
+		// Idle comes every IdleTimeout while following a live log: keep to
+		// the checkpoint interval (a restart re-reads the rest exactly).
+		if d.dirty && d.o.Now().Sub(d.lastSave) >= every {
 			d.save()
 		}
 		if d.o.Now().Sub(lastRefresh) >= time.Duration(d.cfg.Networks.Refresh) {
