@@ -136,7 +136,7 @@ func TestUnionKeepsZero(t *testing.T) {
 // Union must give the same bytes as adding every value to one set, in
 // every storage state.
 func TestUnionEqualsSequential(t *testing.T) {
-	for _, n := range []int{0, 1, 100, 160, 161, 300, 1000, 5000} {
+	for _, n := range []int{0, 1, 2, 5, 8, 9, 12, 16, 17, 100, 160, 161, 300, 1000, 5000} {
 		var all, a, b Set
 		for i := 0; i < n; i++ {
 			v := Raw([]byte(strconv.Itoa(i * 7919)))
@@ -189,4 +189,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("re-parse of own bytes: %v", err)
 		}
 	})
+}
+
+// Values waiting in the small buffer behave exactly like added ones,
+// raw 0 included, through Bytes, Cardinality and Union (which must not
+// change its argument).
+func TestPendingValues(t *testing.T) {
+	var small, big Set
+	for _, v := range []uint64{0, 3, 3, 7} {
+		small.Add(v)
+	}
+	before := small
+	big.Union(&small)
+	if small != before {
+		t.Fatal("Union changed its argument")
+	}
+	if got := big.Hex(); got != `\x128B7F000000000000000000000000000000030000000000000007` {
+		t.Fatalf("union of pending = %s", got)
+	}
+	if small.Cardinality() != 3 || small.Hex() != big.Hex() {
+		t.Fatalf("pending set: %d %s", small.Cardinality(), small.Hex())
+	}
 }

@@ -34,7 +34,14 @@ var emptyHeader = []byte{0x11, 0x8B, 0x7F}
 type Set struct {
 	h    hll.Hll
 	init bool
+	// The first few distinct values wait here: most rows see few clients,
+	// and a short scan is much cheaper than go-hll's map. An HLL's bytes
+	// depend only on the set of values added, so deferring is exact.
+	pend  [pendMax]uint64
+	npend uint8
 }
+
+const pendMax = 8
 
 func (s *Set) ensure() {
 	if !s.init {
@@ -48,7 +55,33 @@ func (s *Set) ensure() {
 
 // Add adds one raw (already hashed) value.
 func (s *Set) Add(raw uint64) {
+	if !s.init {
+		for _, v := range s.pend[:s.npend] {
+			if v == raw {
+				return
+			}
+		}
+		if s.npend < pendMax {
+			s.pend[s.npend] = raw
+			s.npend++
+			return
+		}
+		s.materialize()
+	}
+	s.add(raw)
+}
+
+// materialize moves the pending values into the HLL.
+func (s *Set) materialize() {
 	s.ensure()
+	n := s.npend
+	s.npend = 0
+	for _, v := range s.pend[:n] {
+		s.add(v)
+	}
+}
+
+func (s *Set) add(raw uint64) {
 	if raw == 0 {
 		s.addZero()
 		return
@@ -97,12 +130,20 @@ func (s *Set) promoteIfOver() {
 	}
 }
 
-// Union merges o into s, as PostgreSQL's hll_union does.
+// Union merges o into s, as PostgreSQL's hll_union does. o is not changed.
 func (s *Set) Union(o *Set) {
-	if o == nil || !o.init {
+	if o == nil {
 		return
 	}
-	s.ensure()
+	for _, v := range o.pend[:o.npend] {
+		s.Add(v)
+	}
+	if !o.init {
+		return
+	}
+	if !s.init {
+		s.materialize()
+	}
 	otherZero := o.hasZero()
 	if err := s.h.StrictUnion(o.h); err != nil {
 		panic(fmt.Sprintf("clients: union of incompatible HLLs: %v", err))
@@ -138,6 +179,9 @@ func (s *Set) hasZero() bool {
 
 // Bytes is the hll storage-spec serialisation.
 func (s *Set) Bytes() []byte {
+	if s.npend > 0 {
+		s.materialize()
+	}
 	if !s.init {
 		return append([]byte(nil), emptyHeader...)
 	}
@@ -146,6 +190,9 @@ func (s *Set) Bytes() []byte {
 
 // Cardinality estimates the number of distinct clients.
 func (s *Set) Cardinality() uint64 {
+	if s.npend > 0 {
+		s.materialize()
+	}
 	if !s.init {
 		return 0
 	}
