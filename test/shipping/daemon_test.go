@@ -6,7 +6,7 @@ package shipping
 // refused token, kill -9 and a poisoned row.
 
 import (
-	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,7 +126,7 @@ func TestDaemonDeliversEveryDay(t *testing.T) {
 func TestDaemonLongOutage(t *testing.T) {
 	r := newDrig(t)
 	writeToken(t, r.tok, token)
-	r.writeConfig(t, daemonConfig{url: r.fr.url(), tokenFile: r.tok, listen: true, minBackoff: "20ms", maxBackoff: "100ms"})
+	r.writeConfig(t, daemonConfig{url: r.fr.url(), tokenFile: r.tok, listen: true, minBackoff: "20ms", maxBackoff: "100ms", backfill: "2020-09-29"})
 	r.fr.down()
 	r.writeLog(t, r.lines)
 	p := startDaemon(t, r.cfg, r.out)
@@ -176,7 +176,7 @@ func TestDaemonLongOutage(t *testing.T) {
 func TestDaemonErrorBurstsAndLostAnswers(t *testing.T) {
 	r := newDrig(t)
 	writeToken(t, r.tok, token)
-	r.writeConfig(t, daemonConfig{url: r.fr.url(), tokenFile: r.tok, listen: true, minBackoff: "10ms", maxBackoff: "50ms", maxRows: 2000})
+	r.writeConfig(t, daemonConfig{url: r.fr.url(), tokenFile: r.tok, listen: true, minBackoff: "10ms", maxBackoff: "50ms", maxRows: 2000, backfill: "2020-09-29"})
 	r.recv.FailNext("1", 503, 500, 503, 503, 502)
 	r.recv.LoseNext(3)
 	r.writeLog(t, r.lines)
@@ -227,8 +227,10 @@ func TestDaemonTokenRefused(t *testing.T) {
 				retry = "1h" // only the reload or the restart can fix it in time
 			}
 			r.writeConfig(t, daemonConfig{url: r.fr.url(), tokenFile: r.tok, listen: true, minBackoff: "10ms", maxBackoff: "50ms",
-				tokenRefusedRetry: retry})
-			r.recv.FailNext("", 401)
+				tokenRefusedRetry: retry, backfill: "2020-09-29"})
+			if how == "by itself" {
+				r.recv.FailNext("", 401) // as for a missing header
+			}
 			r.writeLog(t, r.lines)
 			p := startDaemon(t, r.cfg, r.out)
 			addr := p.httpAddr(t)
@@ -236,26 +238,24 @@ func TestDaemonTokenRefused(t *testing.T) {
 				code, body := ready(t, addr)
 				return metrics(t, addr)["eidastatsd_token_refused"] == 1 && code == 503 && strings.Contains(body, "refuses the token")
 			})
-			wantRefusals := 1
-			if how == "by itself" {
-				wantRefusals = 3
-			}
-			waitFor(t, "refusals", func() bool { return r.recv.Stats().AuthRefused >= wantRefusals })
 			waitFor(t, "the 3 days in spool/", func() bool { return same(t, r.ref, payloads(t, r.stateDir, spool.DirSpool)) })
-			if n := countFiles(t, filepath.Join(r.stateDir, spool.DirSent), spool.Ext) +
-				countFiles(t, filepath.Join(r.stateDir, spool.DirFailed), spool.Ext); n != 0 {
-				t.Fatalf("%d payloads left spool/ with a refused token", n)
-			}
-			hits := r.fr.hitsSoFar()
-			if hits[0].status != 401 || hits[1].status != 403 {
-				t.Errorf("answers %d, %d; want 401, 403", hits[0].status, hits[1].status)
-			}
 			if how == "by itself" {
+				waitFor(t, "refusals", func() bool { return r.recv.Stats().AuthRefused >= 3 })
+				hits := r.fr.hitsSoFar()
+				if hits[0].status != 401 || hits[1].status != 403 {
+					t.Errorf("answers %d, %d; want 401, 403", hits[0].status, hits[1].status)
+				}
 				for i := 1; i < len(hits); i++ {
 					if gap := hits[i].at.Sub(hits[i-1].at); gap < 400*time.Millisecond {
 						t.Errorf("refused POSTs %v apart: token_refused_retry (400ms) not honoured", gap)
 					}
 				}
+			} else if st := r.recv.Stats(); st.AuthRefused != 1 {
+				t.Errorf("service saw %+v; want one refusal", st)
+			}
+			if n := countFiles(t, filepath.Join(r.stateDir, spool.DirSent), spool.Ext) +
+				countFiles(t, filepath.Join(r.stateDir, spool.DirFailed), spool.Ext); n != 0 {
+				t.Fatalf("%d payloads left spool/ with a refused token", n)
 			}
 			writeToken(t, r.tok, token)
 			switch how {
@@ -279,39 +279,46 @@ func TestDaemonTokenRefused(t *testing.T) {
 	}
 }
 
-// 5. kill -9 while a POST is in flight, before and after the service
-// committed it, several times: after the restarts every day is on the
-// service exactly once.
+// 5. kill -9 while a POST is in flight, before it reaches the service and
+// after the service committed it (the answer delayed), on various payloads:
+// after the restarts every day is on the service exactly once.
 func TestDaemonKill9WhileSending(t *testing.T) {
 	r := newDrig(t)
 	writeToken(t, r.tok, token)
-	r.writeConfig(t, daemonConfig{url: r.fr.url(), tokenFile: r.tok, maxRows: 1000})
+	r.writeConfig(t, daemonConfig{url: r.fr.url(), tokenFile: r.tok, maxRows: 1000, backfill: "2020-09-29"})
 	r.writeLog(t, r.lines)
+	type kill struct {
+		where string
+		skip  int // POSTs let through after the restart
+	}
 	committedKills := 0
 	var p *proc
-	for i, where := range []string{"after", "before", "after", "after", "before", "after"} {
-		held := r.fr.holdNext(where)
+	for i, k := range []kill{{"after", 0}, {"before", 0}, {"after", 0}, {"after", 1}, {"before", 2}, {"after", 1}, {"after", 2}, {"before", 0}} {
+		held := r.fr.holdNext(k.where, k.skip)
 		p = startDaemon(t, r.cfg, r.out)
 		select {
 		case <-held:
 		case <-p.done:
-			t.Fatalf("kill %d: daemon exited", i)
+			t.Fatalf("kill %d: daemon exited", i+1)
 		case <-time.After(90 * time.Second):
-			t.Fatalf("kill %d: no POST arrived", i)
+			t.Fatalf("kill %d: no POST arrived", i+1)
 		}
 		p.kill()
-		r.fr.release()
-		if where == "after" {
+		r.fr.release(true)
+		if k.where == "after" {
 			committedKills++
 		}
-		t.Logf("kill -9 #%d with a POST held %s the commit; %d payloads sent so far", i+1, where,
+		t.Logf("kill -9 #%d with a POST held %s the service; %d payloads delivered so far", i+1, k.where,
 			countFiles(t, filepath.Join(r.stateDir, spool.DirSent), spool.Ext))
+	}
+	if n := countFiles(t, filepath.Join(r.stateDir, spool.DirSent), spool.Ext); n == 0 {
+		t.Error("no payload delivered between the kills: the kills all hit the first POST")
 	}
 	p = startDaemon(t, r.cfg, r.out)
 	waitDelivered(t, p, r.stateDir, r.ref)
 	p.stop(t)
-	// Every commit whose answer the daemon never saw is resent and answered
-	// "already exists" once.
+	// Every POST the service handled but whose answer the daemon never saw
+	// is resent once more, identically, and answered "already exists".
 	r.finalChecks(t, committedKills)
 }
 
@@ -320,7 +327,7 @@ func TestDaemonKill9WhileSending(t *testing.T) {
 func TestDaemonPoisonedRow(t *testing.T) {
 	r := newDrig(t)
 	writeToken(t, r.tok, token)
-	r.writeConfig(t, daemonConfig{url: r.fr.url(), tokenFile: r.tok, listen: true})
+	r.writeConfig(t, daemonConfig{url: r.fr.url(), tokenFile: r.tok, listen: true, backfill: "2020-09-29"})
 	// A one-trace request on 2020-09-30, between two lines of that day.
 	at := -1
 	for i, l := range r.lines {
@@ -359,7 +366,12 @@ func TestDaemonPoisonedRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(raw, []byte(`"TOOLNG"`)) || !bytes.Contains(raw, []byte("2020-09-30")) || bytes.Count(raw, []byte(`"station"`)) != 1 {
+	var rf spool.RejectedFile
+	if err := json.Unmarshal(raw, &rf); err != nil {
+		t.Fatal(err)
+	}
+	if len(rf.Rows) != 1 || rf.Rows[0].Row.Station != "TOOLNG" || rf.Rows[0].Field != "station" || rf.Rows[0].Reason != "too_long" ||
+		strings.Join(rf.DaysCoverage, ",") != "2020-09-30" || !strings.HasPrefix(rf.Payload, "2020-09-30_") {
 		t.Errorf("rejected file %s:\n%s", rej[0].Name(), raw)
 	}
 	if err := os.Remove(filepath.Join(r.stateDir, spool.DirRejected, rej[0].Name())); err != nil {

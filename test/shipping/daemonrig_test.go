@@ -81,9 +81,17 @@ type front struct {
 	addr   string
 	srv    *http.Server
 	hits   []hit
-	hold   string        // "", "before" or "after": hold the next request there
-	held   chan struct{} // closed when a request is being held
-	unhold chan struct{} // close to let it go on
+	hold string // "", "before" or "after": hold a request there
+	skip int    // requests to let through before holding one
+	cur  *holding
+}
+
+// holding is one hold: held is closed once a request is held, unhold to let
+// it go on; drop (set before unhold is closed) drops a request held before
+// the service instead of forwarding it.
+type holding struct {
+	held, unhold chan struct{}
+	drop         bool
 }
 
 func newFront(t *testing.T, recv *receiver.Server) *front {
@@ -118,9 +126,10 @@ func (f *front) down() {
 	f.mu.Lock()
 	srv := f.srv
 	f.srv = nil
-	if f.unhold != nil {
-		close(f.unhold)
-		f.hold, f.unhold = "", nil
+	if f.cur != nil {
+		f.cur.drop = true
+		close(f.cur.unhold)
+		f.hold, f.cur = "", nil
 	}
 	f.mu.Unlock()
 	if srv != nil {
@@ -128,22 +137,25 @@ func (f *front) down() {
 	}
 }
 
-// holdNext holds the next request before or after the service handles it;
-// the returned channel is closed once a request is held. release lets it
-// go on.
-func (f *front) holdNext(where string) <-chan struct{} {
+// holdNext lets skip requests through, then holds the next one before or
+// after the service handles it; the returned channel is closed once a
+// request is held. release lets it go on; a request held "before" is then
+// dropped (it never reaches the service) when drop is set.
+func (f *front) holdNext(where string, skip int) <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hold, f.held, f.unhold = where, make(chan struct{}), make(chan struct{})
-	return f.held
+	f.hold, f.skip = where, skip
+	f.cur = &holding{held: make(chan struct{}), unhold: make(chan struct{})}
+	return f.cur.held
 }
 
-func (f *front) release() {
+func (f *front) release(drop bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.unhold != nil {
-		close(f.unhold)
-		f.hold, f.unhold = "", nil
+	if f.cur != nil {
+		f.cur.drop = drop
+		close(f.cur.unhold)
+		f.hold, f.cur = "", nil
 	}
 }
 
@@ -156,17 +168,31 @@ func (f *front) hitsSoFar() []hit {
 func (f *front) serve(w http.ResponseWriter, r *http.Request) {
 	at := time.Now()
 	f.mu.Lock()
-	where, held, unhold := f.hold, f.held, f.unhold
-	if where != "" {
+	where, h := f.hold, f.cur
+	switch {
+	case where == "":
+	case f.skip > 0:
+		f.skip--
+		where = ""
+	default:
 		f.hold = "" // one request only
 	}
 	f.mu.Unlock()
 	wait := func() {
-		close(held)
-		<-unhold
+		close(h.held)
+		<-h.unhold
 	}
 	if where == "before" {
 		wait()
+		f.mu.Lock()
+		drop := h.drop
+		f.mu.Unlock()
+		if drop {
+			f.mu.Lock()
+			f.hits = append(f.hits, hit{at, 0})
+			f.mu.Unlock()
+			panic(http.ErrAbortHandler)
+		}
 	}
 	rec := httptest.NewRecorder()
 	lost := false
@@ -323,6 +349,9 @@ type daemonConfig struct {
 	tokenRefusedRetry string
 	maxRows           int
 	listen            bool
+	// backfill is log.backfill_since: a first start reads the rotated files
+	// from this day on (needed when the log was written before the start).
+	backfill string
 }
 
 // env is one daemon test's folders.
@@ -365,6 +394,7 @@ func (e *env) writeConfig(t *testing.T, c daemonConfig) {
 	y := fmt.Sprintf(`log:
   path: %s
   poll_interval: 50ms
+  backfill_since: "%s"
 state_dir: %s
 aggregation:
   grace: 0s
@@ -383,7 +413,7 @@ http:
   listen: %s
 logging:
   level: debug
-`, e.logPath, e.stateDir, reg, c.url, c.tokenFile, c.minBackoff, c.maxBackoff, c.tokenRefusedRetry, c.maxRows, listen)
+`, e.logPath, c.backfill, e.stateDir, reg, c.url, c.tokenFile, c.minBackoff, c.maxBackoff, c.tokenRefusedRetry, c.maxRows, listen)
 	if err := os.WriteFile(e.cfg, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
