@@ -1,7 +1,8 @@
 # Convenience targets; the scripts work without make.
 .PHONY: build sample test bench install clean
+REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 build:
-	go build -o bin/eidastatsd ./cmd/eidastatsd
+	go build -ldflags "-X github.com/eida/eidastatsd/pkg/buildinfo.revision=$(REVISION)" -o bin/eidastatsd ./cmd/eidastatsd
 sample:
 	scripts/sample
 test:

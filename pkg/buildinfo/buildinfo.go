@@ -9,8 +9,15 @@ import (
 // Version is set at link time (-ldflags "-X .../buildinfo.Version=...").
 var Version = "0.1.0-dev"
 
+// revision may be set at link time (-X .../buildinfo.revision=...) where
+// Go's own VCS stamping is off (GOFLAGS=-buildvcs=false).
+var revision string
+
 // Revision is the VCS commit the binary was built from, or "unknown".
 func Revision() string {
+	if revision != "" {
+		return revision
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
