@@ -172,8 +172,14 @@ func (r *bitReader) consumed() int64 { return int64(r.p)*8 - int64(r.nb) }
 // through decoderPool.
 type blockDecoder struct {
 	tt     []uint32 // forward links: tt[j] = T[j]<<8 | F[j]
-	lf     []uint32 // backward links: lf[i] = LF[i]<<8 | L[i]
-	data   []byte   // the BWT output L, then the block before run-length decoding
+	data   []byte   // the BWT output L
+	cnt    [256]uint32
+	walk   []byte // the block before run-length decoding, in pieces
+	parts  [][]byte
+	starts []uint32
+	succ   []int32
+	pieces []piece
+	sorted []piece
 	sel    []uint8
 	lens   [maxAlpha]uint8
 	tables [maxGroups]huffTable
@@ -289,7 +295,6 @@ func (d *blockDecoder) decode(raw []byte, off uint8, nbits int64, level byte, ou
 	if cap(d.data) < limit {
 		d.data = make([]byte, limit)
 		d.tt = make([]uint32, limit)
-		d.lf = make([]uint32, limit)
 	}
 	n, err := d.decodeSymbols(&r, sel, seq, nInUse, limit)
 	if err != nil {
@@ -309,11 +314,17 @@ func (d *blockDecoder) decode(raw []byte, off uint8, nbits int64, level byte, ou
 			d.incomplete = true
 		}
 	}
-	d.inverseBWT(n, origPtr)
-	start := len(out)
-	out, err = unRLE(out, d.data[:n])
-	if err != nil {
+	if err := d.inverseBWT(n, origPtr); err != nil {
 		return nil, 0, err
+	}
+	start := len(out)
+	out = slices.Grow(out, n)
+	var u unRLE
+	for _, p := range d.parts {
+		out = u.add(out, p)
+	}
+	if u.run == 4 {
+		return nil, 0, errRunAtEnd
 	}
 	if blockCRC(out[start:]) != crc {
 		return nil, 0, errBlockCRC
@@ -325,6 +336,8 @@ func (d *blockDecoder) decode(raw []byte, off uint8, nbits int64, level byte, ou
 // coded symbols into d.data (the BWT output L) and returns their number.
 func (d *blockDecoder) decodeSymbols(r *bitReader, sel []uint8, seq [256]byte, nInUse, limit int) (int, error) {
 	data := d.data[:limit]
+	cnt := &d.cnt
+	clear(cnt[:])
 	mtf := seq
 	eob := uint32(nInUse + 1)
 	n := 0
@@ -377,6 +390,7 @@ func (d *blockDecoder) decodeSymbols(r *bitReader, sel []uint8, seq [256]byte, n
 					return 0, errBlockSize
 				}
 				b := mtf[0]
+				cnt[b] += uint32(run)
 				s := data[n : n+run]
 				for i := range s {
 					s[i] = b
@@ -403,57 +417,215 @@ func (d *blockDecoder) decodeSymbols(r *bitReader, sel []uint8, seq [256]byte, n
 			}
 			data[n] = b
 			n++
+			cnt[b]++
 		}
 	}
 }
 
-// inverseBWT turns d.data[:n], the last column L of the sorted rotations,
-// into the original block in place. Row origPtr is the original block.
-func (d *blockDecoder) inverseBWT(n, origPtr int) {
+// The inverse BWT follows one chain of dependent loads through tt, which is
+// a few MB and so misses the caches at every step. To overlap the misses,
+// the chain is cut at walkSegs start rows into segments, and walkLanes
+// segments are walked at once. A segment ends at the entry that leads to
+// another start row, marked with walkFlag when tt is built. Segment
+// lengths are not known in advance, so the lanes write into chunks of
+// d.walk, and the pieces are put in order afterwards.
+const (
+	walkLanes = 8
+	walkSegs  = 64
+	walkChunk = 4096
+	walkFlag  = 1 << 31
+	walkMin   = 1 << 14 // smaller blocks take a single chain
+)
+
+// piece is part of one segment's output, at d.walk[start:start+n].
+type piece struct{ seg, start, n int32 }
+
+var errBWT = errors.New("BWT links do not form one cycle")
+
+// inverseBWT undoes the Burrows-Wheeler transform of d.data[:n], the last
+// column L of the sorted rotations, whose row origPtr is the block. It
+// leaves the block in d.parts, in order. d.cnt holds the byte counts.
+func (d *blockDecoder) inverseBWT(n, origPtr int) error {
 	data := d.data[:n]
-	var cnt [256]uint32
-	for _, b := range data {
-		cnt[b]++
-	}
+	cnt := &d.cnt
 	sum := uint32(0)
 	for i, c := range cnt {
 		cnt[i] = sum
 		sum += c
 	}
-	// Row i, whose rotation ends in L[i], moves to row j = LF(i) when
-	// rotated right by one; that row starts with F[j] = L[i].
-	tt, lf := d.tt[:n], d.lf[:n]
-	for i, b := range data {
+	// Row i, whose rotation ends in L[i], is followed (rotated left by
+	// one) by row j = LF(i), which starts with L[i]: tt[j] = i<<8 | L[i].
+	// Walking tt from row origPtr gives the block from its start.
+	tt := d.tt[:n]
+	if need := n + (walkLanes+1)*walkChunk; cap(d.walk) < need {
+		d.walk = make([]byte, need)
+	}
+	walk := d.walk[:cap(d.walk)]
+	d.parts = d.parts[:0]
+	if n < walkMin {
+		for i, b := range data {
+			j := cnt[b]
+			cnt[b] = j + 1
+			tt[j] = uint32(i)<<8 | uint32(b)
+		}
+		p := uint32(origPtr)
+		out := walk[:n]
+		for k := range out {
+			x := tt[p]
+			out[k] = byte(x)
+			p = x >> 8
+		}
+		if p != uint32(origPtr) {
+			return errBWT
+		}
+		d.parts = append(d.parts, out)
+		return nil
+	}
+
+	// Start rows: origPtr and evenly spaced ones, sorted, distinct.
+	starts := d.starts[:0]
+	for k := range walkSegs {
+		starts = append(starts, uint32(k*n/walkSegs))
+	}
+	starts = append(starts, uint32(origPtr))
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	d.starts = starts
+	// Build tt; the entry leading to a start row is marked.
+	i := 0
+	for _, s := range starts {
+		for ; i < int(s); i++ {
+			b := data[i]
+			j := cnt[b]
+			cnt[b] = j + 1
+			tt[j] = uint32(i)<<8 | uint32(b)
+		}
+		b := data[i]
+		j := cnt[b]
+		cnt[b] = j + 1
+		tt[j] = uint32(i)<<8 | uint32(b) | walkFlag
+		i++
+	}
+	for ; i < n; i++ {
+		b := data[i]
 		j := cnt[b]
 		cnt[b] = j + 1
 		tt[j] = uint32(i)<<8 | uint32(b)
-		lf[i] = j<<8 | uint32(b)
 	}
-	// The forward chain gives the block from its start (F of the rows
-	// T^k(origPtr)), the backward one from its end (L of LF^k(origPtr)).
-	// The two chains of dependent loads run interleaved.
-	p, q := uint32(origPtr), uint32(origPtr)
-	h := n / 2
-	back := data[h:]
-	for k := range h {
-		x, y := tt[p], lf[q]
-		data[k] = byte(x)
-		back[len(back)-1-k] = byte(y)
-		p, q = x>>8, y>>8
+	segOf := func(row uint32) int {
+		k, _ := slices.BinarySearch(starts, row)
+		return k
 	}
-	if n%2 != 0 {
-		data[h] = byte(tt[p])
+
+	nseg := len(starts)
+	succ := d.succ[:0]
+	for range nseg {
+		succ = append(succ, -1)
 	}
+	d.succ = succ
+	pieces := d.pieces[:0]
+	var (
+		row        [walkLanes]uint32
+		pos, end   [walkLanes]int
+		pieceStart [walkLanes]int
+		seg        [walkLanes]int32
+	)
+	bump, nextSeg, active := 0, 0, 0
+	for l := 0; l < walkLanes && nextSeg < nseg; l++ {
+		row[l], seg[l] = starts[nextSeg], int32(nextSeg)
+		nextSeg++
+		pos[l], end[l], pieceStart[l] = bump, bump+walkChunk, bump
+		bump += walkChunk
+		active++
+	}
+	for active > 0 {
+		for l := 0; l < active; l++ {
+			x := tt[row[l]]
+			walk[pos[l]] = byte(x)
+			pos[l]++
+			row[l] = x >> 8 & (1<<23 - 1)
+			if x&walkFlag == 0 && pos[l] < end[l] {
+				continue
+			}
+			if pos[l] > pieceStart[l] {
+				pieces = append(pieces, piece{seg[l], int32(pieceStart[l]), int32(pos[l] - pieceStart[l])})
+				pieceStart[l] = pos[l]
+			}
+			if pos[l] == end[l] {
+				if bump+walkChunk > len(walk) {
+					return errBWT
+				}
+				pos[l], end[l], pieceStart[l] = bump, bump+walkChunk, bump
+				bump += walkChunk
+			}
+			if x&walkFlag == 0 {
+				continue
+			}
+			succ[seg[l]] = int32(segOf(row[l]))
+			if nextSeg < nseg {
+				row[l], seg[l] = starts[nextSeg], int32(nextSeg)
+				nextSeg++
+				continue
+			}
+			// No segment left: this lane stops; the last lane takes its
+			// place (and is walked again from the next round).
+			active--
+			row[l], pos[l], end[l], pieceStart[l], seg[l] =
+				row[active], pos[active], end[active], pieceStart[active], seg[active]
+			l--
+		}
+	}
+	d.pieces = pieces
+
+	// Order: segments from origPtr's, pieces of a segment in walk order.
+	first := make([]int32, nseg+1)
+	for _, p := range pieces {
+		first[p.seg+1]++
+	}
+	for k := 1; k <= nseg; k++ {
+		first[k] += first[k-1]
+	}
+	sorted := slices.Grow(d.sorted[:0], len(pieces))[:len(pieces)]
+	fill := slices.Clone(first[:nseg])
+	for _, p := range pieces {
+		sorted[fill[p.seg]] = p
+		fill[p.seg]++
+	}
+	d.sorted = sorted
+	s0 := segOf(uint32(origPtr))
+	total := 0
+	for s, k := s0, 0; ; k++ {
+		if k == nseg || s < 0 {
+			return errBWT
+		}
+		for _, p := range sorted[first[s]:first[s+1]] {
+			d.parts = append(d.parts, walk[p.start:p.start+p.n])
+			total += int(p.n)
+		}
+		if s = int(succ[s]); s == s0 {
+			break
+		}
+	}
+	if total != n {
+		return errBWT
+	}
+	return nil
 }
 
-// unRLE appends the run-length decoding of in to out: after four equal
-// bytes, the next byte is a count of further copies.
-func unRLE(out, in []byte) ([]byte, error) {
+// unRLE undoes the initial run-length coding: after four equal bytes, the
+// next byte is a count of further copies. Its state carries over from one
+// call of add to the next.
+type unRLE struct {
+	last byte
+	run  int // equal bytes seen, 4: the next byte is a count
+}
+
+// add appends the decoding of in to out.
+func (u *unRLE) add(out, in []byte) []byte {
 	o := len(out)
 	out = slices.Grow(out, len(in))
 	out = out[:cap(out)]
-	var last byte
-	run := 0
+	last, run := u.last, u.run
 	for i := 0; i < len(in); i++ {
 		b := in[i]
 		if run == 4 {
@@ -478,8 +650,6 @@ func unRLE(out, in []byte) ([]byte, error) {
 		out[o] = b
 		o++
 	}
-	if run == 4 {
-		return nil, errRunAtEnd
-	}
-	return out[:o], nil
+	u.last, u.run = last, run
+	return out[:o]
 }
