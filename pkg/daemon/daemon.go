@@ -60,8 +60,25 @@ type Daemon struct {
 	pos      *follow.Position
 	clock    int64 // latest log clock seen
 	dirty    bool
-	lastSave time.Time
+	lastSave time.Time // last save attempt
 	in       *aggregate.Ingester
+
+	// since is where a run without a position starts (follow's
+	// BackfillSince); saved until the first line gives a position, so that
+	// a crash before then does not skip files rotated meanwhile.
+	since string
+	// saveFailing: the last save failed; saveErrLog: when that was last
+	// logged (failures are retried every checkpoint interval, logged at
+	// most once a minute).
+	saveFailing bool
+	saveErrLog  time.Time
+	// committed: outbox payloads whose seal is in the current state
+	// generation only; publishable: in both generations (so falling back
+	// to the previous generation cannot count their lines again), waiting
+	// to be moved into the spool.
+	committed   []string
+	publishable []string
+	pubErrLog   time.Time
 }
 
 // New prepares a daemon; Run starts it.
@@ -164,10 +181,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.recoverOutbox(); err != nil {
 		return err
 	}
+	if d.pos == nil && d.since == "" {
+		// Fix the starting point now and save it: the follower starts
+		// after the rotated files present now, like a fresh follow.New.
+		d.since = d.cfg.Log.BackfillSince
+		if d.since == "" {
+			d.since = firstStartSince(d.cfg.Log.Path)
+		}
+	}
+	// Recovered payloads are published once this save puts their seal in
+	// both state generations.
+	d.save()
 	// The registry must be known before any line is read: a temporary code
-	// is never keyed unextended. Without one, wait (the log keeps).
+	// is never keyed unextended. Without one, wait (the log keeps), retrying
+	// after 1s, 2s, 4s... up to a minute.
 	d.loadCachedRegistry()
-	for {
+	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
 		err := d.refreshRegistry(ctx)
 		if err == nil || d.registry() != nil {
 			if err != nil {
@@ -176,11 +205,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			break
 		}
 		d.o.Ready("registry", false, "network registry unreachable and no cached copy")
-		d.log.Warn("network registry unreachable and no cached copy: waiting before reading the log", "err", err, "registry", d.cfg.Networks.Registry)
+		d.log.Warn("network registry unreachable and no cached copy: waiting before reading the log", "err", err, "registry", d.cfg.Networks.Registry, "retry_in", wait)
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Minute):
+			return d.finalSave()
+		case <-time.After(wait):
 		}
 	}
 	d.o.Ready("registry", true, "")
@@ -191,7 +220,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		IdleTimeout: time.Second, Logger: d.log, Now: d.o.Now, Metrics: followMetrics(d.o.Registry),
 	}
 	if d.pos == nil {
-		fopts.BackfillSince = d.cfg.Log.BackfillSince
+		fopts.BackfillSince = d.since
 	}
 	f, err := follow.New(fopts)
 	if err != nil {
@@ -208,14 +237,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 		switch {
 		case err == nil:
 			d.handle(line)
+			if ctx.Err() != nil {
+				// Next keeps handing out buffered lines after
+				// cancellation: stop now, the checkpoint covers this line.
+				return d.finalSave()
+			}
 			if d.o.Now().Sub(d.lastSave) >= every {
 				d.save()
 			}
 			continue
 		case errors.Is(err, follow.ErrIdle):
 		case ctx.Err() != nil:
-			d.save()
-			return nil
+			return d.finalSave()
 		default:
 			// Transient (the follower retries); not at the end of the log,
 			// so no day may be sealed by the wall clock now.
@@ -231,6 +264,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if d.dirty && d.o.Now().Sub(d.lastSave) >= every {
 			d.save()
 		}
+		d.publishPending()
 		if d.o.Now().Sub(lastRefresh) >= time.Duration(d.cfg.Networks.Refresh) {
 			lastRefresh = d.o.Now()
 			if err := d.refreshRegistry(ctx); err != nil {
@@ -377,34 +411,16 @@ func (d *Daemon) flushLate() {
 // emit writes a payload to the outbox, commits the checkpoint, then moves
 // the payload into the spool. A crash before the commit leaves an outbox
 // file that recovery deletes (the day is still open in the state); after it,
-// one that recovery moves on. So a day is spooled exactly once.
+// one that recovery moves on. So a day is spooled exactly once. The payload
+// is moved only once a second checkpoint also made the previous state
+// generation include the seal: a fallback to that generation (the current
+// one corrupt) then never reads the day's lines again into a second payload.
 func (d *Daemon) emit(day logline.Date, seq int, t *aggregate.Table, kind string) {
 	if t.Len() == 0 {
 		d.dirty = true
 		return
 	}
-	p := t.Payload(d.o.Now().UTC().Format(payload.TimeLayout), buildinfo.PayloadVersion())
-	name, err := spool.Name(p, seq)
-	if err == nil {
-		err = writePayload(filepath.Join(outboxDir(d.cfg.StateDir), name), p)
-	}
-	if err != nil {
-		// Keep the day: put it back so that nothing is lost.
-		d.log.Error("cannot write payload; the day stays open and is retried", "day", day.String(), "err", err)
-		if kind == "sealed" {
-			d.days.open[day] = t
-		} else {
-			d.days.late[day] = t
-		}
-		d.days.next[day] = seq
-		if seq == 0 {
-			delete(d.days.next, day)
-		}
-		return
-	}
-	if !d.save() {
-		// Not committed: the outbox file is removed at the next recovery or
-		// overwritten by the next attempt; keep the day in memory.
+	putBack := func() {
 		if kind == "sealed" {
 			d.days.open[day] = t
 		} else {
@@ -415,14 +431,33 @@ func (d *Daemon) emit(day logline.Date, seq int, t *aggregate.Table, kind string
 		} else {
 			d.days.next[day] = seq
 		}
+	}
+	if d.saveFailing && d.o.Now().Sub(d.lastSave) < time.Duration(d.cfg.Aggregation.CheckpointEvery) {
+		// The state cannot be saved: do not write a payload that cannot be
+		// committed; retried at the next checkpoint interval.
+		putBack()
+		return
+	}
+	p := t.Payload(d.o.Now().UTC().Format(payload.TimeLayout), buildinfo.PayloadVersion())
+	name, err := spool.Name(p, seq)
+	if err == nil {
+		err = writePayload(filepath.Join(outboxDir(d.cfg.StateDir), name), p)
+	}
+	if err != nil {
+		// Keep the day: put it back so that nothing is lost.
+		d.log.Error("cannot write payload; the day stays open and is retried", "day", day.String(), "err", err)
+		putBack()
+		return
+	}
+	if !d.save() {
+		// Not committed: keep the day in memory; the outbox file goes.
+		putBack()
 		os.Remove(filepath.Join(outboxDir(d.cfg.StateDir), name))
 		return
 	}
-	if err := d.publish(name); err != nil {
-		d.log.Error("cannot move payload into the spool; retried at restart", "file", name, "err", err)
-		return
-	}
 	d.log.Info("day sealed", "day", day.String(), "kind", kind, "rows", t.Len(), "file", name)
+	d.committed = append(d.committed, name)
+	d.save() // on success, publishes
 }
 
 func writePayload(path string, p *payload.Payload) error {
@@ -431,6 +466,25 @@ func writePayload(path string, p *payload.Payload) error {
 		return err
 	}
 	return spool.WriteFile(path, buf.Bytes())
+}
+
+// publishPending moves the payloads whose seal is in both state
+// generations into the spool; those that cannot be moved stay in the
+// outbox and are retried (and at restart by recoverOutbox).
+func (d *Daemon) publishPending() {
+	keep := d.publishable[:0]
+	for _, name := range d.publishable {
+		if err := d.publish(name); err != nil {
+			keep = append(keep, name)
+			if d.o.Now().Sub(d.pubErrLog) >= time.Minute {
+				d.pubErrLog = d.o.Now()
+				d.log.Error("cannot move payload into the spool; it stays in the outbox and is retried", "file", name, "err", err)
+			}
+			continue
+		}
+		d.log.Info("payload spooled", "file", name)
+	}
+	d.publishable = keep
 }
 
 // publish moves a committed outbox file into the spool.
@@ -457,22 +511,64 @@ func syncDir(dir string) {
 	}
 }
 
-// save writes the checkpoint; it reports success.
+// save writes the checkpoint; it reports success. Then the payloads
+// committed by an earlier checkpoint are in both generations: they are
+// published.
 func (d *Daemon) save() bool {
 	c := d.days.snapshot(d.pos, d.clock)
+	if d.pos == nil {
+		c.Since = d.since
+	}
+	d.lastSave = d.o.Now()
 	if err := d.store.Save(c); err != nil {
 		d.m.saveFailures.Inc()
 		d.o.Ready("state", false, "state directory not writable")
-		d.log.Error("cannot save state; data is kept in memory and saved again later", "err", err)
+		if !d.saveFailing || d.o.Now().Sub(d.saveErrLog) >= time.Minute {
+			d.saveErrLog = d.o.Now()
+			d.log.Error("cannot save state; data is kept in memory and saved again later", "err", err)
+		}
+		d.saveFailing = true
 		return false
 	}
+	if d.saveFailing {
+		d.log.Info("state saved again")
+		d.saveFailing = false
+	}
 	d.o.Ready("state", true, "")
+	d.publishable = append(d.publishable, d.committed...)
+	d.committed = d.committed[:0]
+	d.publishPending()
 	d.m.saves.Inc()
 	d.m.rows.Set(float64(d.days.rows()))
 	d.m.openDays.Set(float64(len(d.days.open)))
 	d.dirty = false
-	d.lastSave = d.o.Now()
 	return true
+}
+
+// finalSave is the checkpoint at shutdown.
+func (d *Daemon) finalSave() error {
+	if !d.save() {
+		return errors.New("state not saved at shutdown: the lines since the last checkpoint are read again at the next start")
+	}
+	return nil
+}
+
+// firstStartSince is the BackfillSince equivalent of a fresh follower: the
+// day after the newest rotated file (or the earliest date if there is none).
+func firstStartSince(path string) string {
+	latest := ""
+	matches, _ := filepath.Glob(path + ".[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*")
+	for _, m := range matches {
+		date := m[len(path)+1:][:10]
+		if _, err := time.Parse(time.DateOnly, date); err == nil && date > latest {
+			latest = date
+		}
+	}
+	if latest == "" {
+		return "0001-01-01"
+	}
+	t, _ := time.Parse(time.DateOnly, latest)
+	return t.AddDate(0, 0, 1).Format(time.DateOnly)
 }
 
 func (d *Daemon) loadState() error {
@@ -496,7 +592,7 @@ func (d *Daemon) loadState() error {
 		d.log.Error("saved state unusable, starting without it", "err", err)
 		return nil
 	}
-	d.days, d.pos, d.clock = days, c.Position, c.LogClock
+	d.days, d.pos, d.clock, d.since = days, c.Position, c.LogClock, c.Since
 	// A previous generation may predate payloads already spooled: drop
 	// such days from the tables instead of shipping them twice.
 	for day := range d.days.open {
@@ -527,10 +623,9 @@ func (d *Daemon) recoverOutbox() error {
 		}
 		day := logline.Date{Year: y, Month: m, Day: dd}
 		if next, ok := d.days.next[day]; ok && next > seq {
-			if err := d.publish(name); err != nil {
-				return fmt.Errorf("recover outbox: %w", err)
-			}
+			// Committed: published after the next save (see emit).
 			d.log.Info("recovered a committed payload", "file", name)
+			d.committed = append(d.committed, name)
 			continue
 		}
 		os.Remove(filepath.Join(outboxDir(d.cfg.StateDir), name))

@@ -27,6 +27,8 @@ type checkpoint struct {
 	Lost []string       `json:"lost,omitempty"`
 	// LogSecond is the latest log clock seen (days since epoch*86400+s).
 	LogClock int64 `json:"log_clock"`
+	// Since is where to start without a Position (follow's BackfillSince).
+	Since string `json:"since,omitempty"`
 }
 
 // dayClock turns a date and a second of the day into a comparable clock.
