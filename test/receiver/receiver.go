@@ -253,7 +253,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx := r.Context()
+	// The real service finishes its transaction even if the client goes
+	// away mid-request; so does this fake (a cancelled context would leave a
+	// consumed hash with nothing stored).
+	ctx := context.WithoutCancel(r.Context())
 	// The hash is taken (and kept) before ingestion, as upstream does.
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, doc.Stats); err != nil {
