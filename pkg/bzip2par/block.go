@@ -12,9 +12,9 @@ import (
 // bzip2 1.0.x reads it. The stages are: a bit reader that loads 64 bits at a
 // time, table-driven Huffman decoding (a lookup on the next lutBits bits, a
 // canonical-code search for longer codes), move-to-front and RUNA/RUNB run
-// decoding, the inverse Burrows-Wheeler transform walked from both ends at
-// once (two independent chains of cache misses instead of one), and the
-// final run-length decoding, after which the block CRC is checked.
+// decoding, the inverse Burrows-Wheeler transform walked
+// in segments so that several chains of cache misses overlap, and the final
+// run-length decoding, after which the block CRC is checked.
 //
 // Where compress/bzip2 and bzip2 (C) disagree, this decoder does as bzip2
 // does, since the output must equal `bzip2 -dc`:
@@ -289,6 +289,9 @@ func (d *blockDecoder) decode(raw []byte, off uint8, nbits int64, level byte, ou
 			lens[s] = uint8(cur)
 		}
 		d.tables[t].build(lens)
+		if !d.tables[t].complete {
+			d.incomplete = true
+		}
 	}
 
 	limit := int(level-'0') * 100000
@@ -308,11 +311,6 @@ func (d *blockDecoder) decode(raw []byte, off uint8, nbits int64, level byte, ou
 	}
 	if origPtr >= n {
 		return nil, 0, errOrigPtr
-	}
-	for t := range nGroups {
-		if !d.tables[t].complete {
-			d.incomplete = true
-		}
 	}
 	if err := d.inverseBWT(n, origPtr); err != nil {
 		return nil, 0, err
