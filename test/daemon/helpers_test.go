@@ -313,6 +313,9 @@ func (h *harness) check(ref *payload.Payload) []*payload.Payload {
 		h.t.Fatal(err)
 	}
 	if len(diffs) > 0 {
+		if keep := os.Getenv("EIDASTATSD_TEST_KEEP"); keep != "" {
+			exec.Command("cp", "-a", h.dir, keep).Run() // for debugging
+		}
 		h.t.Fatalf("%d payloads, %d differences with the reference, first %v\n%s", len(ps), len(diffs), diffs[:min(5, len(diffs))], h.logTail())
 	}
 	if got, want := paritytest.Days(ps...), paritytest.Days(ref); got != want {
