@@ -79,6 +79,8 @@ type Daemon struct {
 	committed   []string
 	publishable []string
 	pubErrLog   time.Time
+	// writeFail: when a payload could not be written to the outbox.
+	writeFail, writeFailLog time.Time
 }
 
 // New prepares a daemon; Run starts it.
@@ -432,9 +434,10 @@ func (d *Daemon) emit(day logline.Date, seq int, t *aggregate.Table, kind string
 			d.days.next[day] = seq
 		}
 	}
-	if d.saveFailing && d.o.Now().Sub(d.lastSave) < time.Duration(d.cfg.Aggregation.CheckpointEvery) {
-		// The state cannot be saved: do not write a payload that cannot be
-		// committed; retried at the next checkpoint interval.
+	every := time.Duration(d.cfg.Aggregation.CheckpointEvery)
+	if (d.saveFailing && d.o.Now().Sub(d.lastSave) < every) || d.o.Now().Sub(d.writeFail) < every {
+		// The state or the payload cannot be written: retried at the next
+		// checkpoint interval, not at every idle second.
 		putBack()
 		return
 	}
@@ -445,7 +448,11 @@ func (d *Daemon) emit(day logline.Date, seq int, t *aggregate.Table, kind string
 	}
 	if err != nil {
 		// Keep the day: put it back so that nothing is lost.
-		d.log.Error("cannot write payload; the day stays open and is retried", "day", day.String(), "err", err)
+		if d.o.Now().Sub(d.writeFailLog) >= time.Minute {
+			d.writeFailLog = d.o.Now()
+			d.log.Error("cannot write payload; the day stays open and is retried", "day", day.String(), "err", err)
+		}
+		d.writeFail = d.o.Now()
 		putBack()
 		return
 	}

@@ -248,6 +248,9 @@ func TestStateDirUnwritable(t *testing.T) {
 			if logged < 1 || logged > 3 {
 				t.Errorf("%d 'cannot save state' log lines in a few seconds, want 1 (rate-limited)", logged)
 			}
+			if n := strings.Count(readFile(t, h.dlog)[off:], "cannot write payload"); n > 2 {
+				t.Errorf("%d 'cannot write payload' log lines in a few seconds, want at most 1 (rate-limited)", n)
+			}
 			repair()
 			for _, l := range lines[750:] {
 				h.line(l)
