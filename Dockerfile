@@ -19,15 +19,8 @@ ARG VERSION=0.1.0-dev
 RUN CGO_ENABLED=0 go build -trimpath \
       -ldflags "-s -w -X github.com/eida/eidastatsd/pkg/buildinfo.Version=${VERSION}" \
       -o /out/usr/local/bin/eidastatsd ./cmd/eidastatsd
-# The container's configuration: the shipped defaults, with the log where
-# the volume is mounted and the HTTP server reachable through -p. The greps
-# fail the build if the defaults file changed shape.
 RUN mkdir -p /out/etc/eidastatsd /out/var/lib/eidastatsd \
- && sed -e 's#^\(  path:\) .*#\1 /var/log/seiscomp/fdsnws-requests.log#' \
-        -e 's#^\(  listen:\) .*#\1 0.0.0.0:9469#' \
-        configs/eidastatsd.yaml >/out/etc/eidastatsd/eidastatsd.yaml \
- && grep -q '^  path: /var/log/seiscomp/fdsnws-requests.log$' /out/etc/eidastatsd/eidastatsd.yaml \
- && grep -q '^  listen: 0.0.0.0:9469$' /out/etc/eidastatsd/eidastatsd.yaml
+ && cp configs/eidastatsd.yaml /out/etc/eidastatsd/eidastatsd.yaml
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/usr/local/bin/eidastatsd /usr/local/bin/eidastatsd
@@ -38,6 +31,10 @@ USER 65532:65532
 # The token, as a Docker/Compose secret named "token" (/run/secrets/token),
 # read through the same path as systemd's LoadCredential.
 ENV CREDENTIALS_DIRECTORY=/run/secrets
+# The container's settings over the shipped defaults: the log where the
+# volume is mounted, the HTTP server reachable through -p.
+ENV EIDASTATSD_LOG_PATH=/var/log/seiscomp/fdsnws-requests.log \
+    EIDASTATSD_HTTP_LISTEN=0.0.0.0:9469
 VOLUME ["/var/lib/eidastatsd"]
 # Mount the SeisComP log directory here, read-only.
 VOLUME ["/var/log/seiscomp"]
