@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"time"
 
@@ -18,6 +19,9 @@ import (
 	"github.com/eida/eidastatsd/pkg/networks"
 	"github.com/eida/eidastatsd/pkg/payload"
 )
+
+// aggregateMemoryLimit is the default soft memory limit of aggregate.
+const aggregateMemoryLimit = 200 << 20
 
 // now is the clock for generated_at; tests replace it.
 var now = time.Now
@@ -60,6 +64,14 @@ func runAggregate(ctx context.Context, args []string, stdio Stdio) int {
 	if *sendTo != "" && tok == "" {
 		fmt.Fprintln(stdio.Err, "eidastatsd aggregate: --send-to needs a token (--token, $TOKEN or $EIDASTATSD_TOKEN)")
 		return ExitUsage
+	}
+
+	// A soft memory limit keeps the peak RSS of a day's aggregation near
+	// the live heap (about 170 MB instead of 250 MB for a busy day) at no
+	// measurable CPU cost; much larger inputs only make the GC work harder.
+	// GOMEMLIMIT set by the user wins.
+	if stdio.Env("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(aggregateMemoryLimit)
 	}
 
 	reg, err := networks.Load(ctx, &http.Client{Timeout: 2 * time.Minute}, registry)
