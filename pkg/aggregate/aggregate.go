@@ -6,7 +6,9 @@ package aggregate
 import (
 	"encoding/binary"
 	"math"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/eida/eidastatsd/pkg/clients"
 	"github.com/eida/eidastatsd/pkg/logline"
@@ -205,20 +207,33 @@ func (t *Table) Payload(generatedAt, version string) *payload.Payload {
 	for _, d := range t.Days() {
 		p.DaysCoverage = append(p.DaysCoverage, d.String())
 	}
-	for _, r := range t.Rows() {
-		p.Stats = append(p.Stats, payload.Row{
-			Month:                  r.Month.String(),
-			Network:                r.Network,
-			Station:                r.Station,
-			Location:               r.Location,
-			Channel:                r.Channel,
-			Country:                r.Country,
-			Bytes:                  r.Bytes,
-			NbRequests:             r.NbRequests,
-			NbSuccessfulRequests:   r.NbSuccessful,
-			NbUnsuccessfulRequests: r.NbUnsuccessful,
-			Clients:                r.Clients.Hex(),
-		})
+	// Encoding the HLLs is most of the work: spread it over the cores.
+	rows := t.Rows()
+	p.Stats = make([]payload.Row, len(rows))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(rows)/4096)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(rows); i += workers {
+				r := rows[i]
+				p.Stats[i] = payload.Row{
+					Month:                  r.Month.String(),
+					Network:                r.Network,
+					Station:                r.Station,
+					Location:               r.Location,
+					Channel:                r.Channel,
+					Country:                r.Country,
+					Bytes:                  r.Bytes,
+					NbRequests:             r.NbRequests,
+					NbSuccessfulRequests:   r.NbSuccessful,
+					NbUnsuccessfulRequests: r.NbUnsuccessful,
+					Clients:                r.Clients.Hex(),
+				}
+			}
+		}(w)
 	}
+	wg.Wait()
 	return p
 }

@@ -1,9 +1,11 @@
 package clients
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	hll "github.com/segmentio/go-hll"
@@ -179,8 +181,21 @@ func (s *Set) hasZero() bool {
 
 // Bytes is the hll storage-spec serialisation.
 func (s *Set) Bytes() []byte {
-	if s.npend > 0 {
-		s.materialize()
+	if !s.init && s.npend > 0 {
+		// A few values are an explicit set: the values as big-endian
+		// int64, sorted as signed (the storage spec; PostgreSQL rejects
+		// another order). No need to build the HLL for that.
+		vals := make([]int64, s.npend)
+		for i, v := range s.pend[:s.npend] {
+			vals[i] = int64(v)
+		}
+		slices.Sort(vals)
+		b := make([]byte, 3, 3+8*len(vals))
+		b[0], b[1], b[2] = emptyHeader[0]&0xf0|typeExplicit, emptyHeader[1], emptyHeader[2]
+		for _, v := range vals {
+			b = binary.BigEndian.AppendUint64(b, uint64(v))
+		}
+		return b
 	}
 	if !s.init {
 		return append([]byte(nil), emptyHeader...)
@@ -205,7 +220,13 @@ func (s *Set) Hex() string { return EncodeHex(s.Bytes()) }
 
 // EncodeHex renders storage bytes as `\x` + upper-case hex.
 func EncodeHex(b []byte) string {
-	return `\x` + strings.ToUpper(hex.EncodeToString(b))
+	const digits = "0123456789ABCDEF"
+	out := make([]byte, 2+2*len(b))
+	out[0], out[1] = '\\', 'x'
+	for i, c := range b {
+		out[2+2*i], out[3+2*i] = digits[c>>4], digits[c&0x0f]
+	}
+	return string(out)
 }
 
 // ErrBadHex is returned for a clients value that is not `\x` + hex.
