@@ -92,10 +92,12 @@ func Run(ctx context.Context, inputs []io.Reader, opts Options) (*aggregate.Tabl
 	close(work)
 	wg.Wait()
 
-	total := aggregate.NewTable()
+	total := tables[0]
 	counts := aggregate.NewCounts()
 	for w := range tables {
-		total.Merge(tables[w])
+		if w > 0 {
+			total.Merge(tables[w])
+		}
 		counts.Add(ings[w].Counts)
 	}
 	total.Lines = counts.Lines
