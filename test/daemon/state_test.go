@@ -214,8 +214,9 @@ func chattr(t *testing.T, flag, dir string) {
 
 // The state directory becomes unwritable (immutable, or a full file
 // system): the daemon keeps reading, reports it (log, metric, readiness),
-// keeps the data in memory, does not flood its log, and once the directory
-// is writable again ships everything exactly once.
+// keeps the data in memory, does not flood its log, survives a kill -9 and
+// restart in that condition, and once the directory is writable again ships
+// everything exactly once.
 func TestStateDirUnwritable(t *testing.T) {
 	requireRoot(t)
 	for _, b := range breakers {
@@ -251,6 +252,10 @@ func TestStateDirUnwritable(t *testing.T) {
 			if n := strings.Count(readFile(t, h.dlog)[off:], "cannot write payload"); n > 2 {
 				t.Errorf("%d 'cannot write payload' log lines in a few seconds, want at most 1 (rate-limited)", n)
 			}
+			// Restarted (kill -9) while still unwritable: it starts, re-reads
+			// from the last checkpoint that could be saved.
+			h.kill()
+			h.start()
 			repair()
 			for _, l := range lines[750:] {
 				h.line(l)
