@@ -8,7 +8,7 @@
 #     -v /etc/eidastatsd/token:/run/secrets/token:ro \
 #     --group-add "$(getent group sysop | cut -d: -f3)" \
 #     -p 127.0.0.1:9469:9469 eidastatsd
-# See docs/readme/operations.md (README: Container).
+# See README.md, section Container.
 
 FROM golang:1.26 AS build
 WORKDIR /src

@@ -450,14 +450,18 @@ func runDaemon(ctx context.Context, args []string, stdio Stdio) int {
 		}()
 	}
 
+	var runErr error
 	go func() {
 		defer close(done)
-		if err := d.Run(ctx); err != nil {
-			log.Error("daemon stopped", "err", err)
-		}
+		runErr = d.Run(ctx)
 	}()
 	<-done
 	_ = notify.Stopping()
+	if runErr != nil {
+		// systemd restarts on-failure; the last good checkpoint is used.
+		log.Error("stopped; the state could not be saved", "err", runErr)
+		return ExitFail
+	}
 	log.Info("stopped; state saved")
 	return ExitOK
 }

@@ -86,39 +86,28 @@ func (p *Parser) Parse(line []byte) (*Event, Reason) {
 	if !utf8.Valid(line) {
 		return nil, ReasonInvalidUTF8
 	}
-	if line[0] != '{' {
-		if _, err := skipValue(line, 0); err == nil {
-			return nil, ReasonNotObject
+	if line[0] == '{' {
+		p.resetSpans()
+		if end, err := p.scanTop(line); err == nil && trimSpaceLen(line[end:]) == 0 {
+			return p.build(line)
 		}
-		if i := recoverTorn(line); i > 0 {
-			return p.parseObjectLine(line[i:], true)
-		}
+	} else if end, err := skipValue(line, 0); err == nil && trimSpaceLen(line[end:]) == 0 {
+		return nil, ReasonNotObject
+	}
+	// Not one JSON object: it may be a torn fragment (fdsnws crashed
+	// mid-write) with an intact record glued after it, which counts.
+	i := recoverTorn(line)
+	if i < 0 {
 		return nil, ReasonNotJSON
 	}
-	return p.parseObjectLine(line, false)
-}
-
-// parseObjectLine parses a line that starts with '{'. If it is not one
-// valid JSON object it may be a torn fragment with an intact record glued
-// after it (fdsnws crashed mid-write): that record is kept.
-func (p *Parser) parseObjectLine(line []byte, recovered bool) (*Event, Reason) {
 	p.resetSpans()
-	end, err := p.scanTop(line)
-	if err != nil || trimSpaceLen(line[end:]) != 0 {
-		if !recovered {
-			if i := recoverTorn(line); i > 0 {
-				ev, r := p.parseObjectLine(line[i:], true)
-				if r == "" {
-					return ev, ""
-				}
-			}
-		}
-		if recovered {
-			return nil, ReasonTorn
-		}
-		return nil, ReasonNotJSON
+	if _, err := p.scanTop(line[i:]); err != nil {
+		return nil, ReasonNotJSON // recoverTorn checked it; cannot happen
 	}
-	return p.build(line)
+	if ev, r := p.build(line[i:]); r == "" {
+		return ev, ""
+	}
+	return nil, ReasonTorn
 }
 
 // recoverTorn finds the start of an intact record after a torn fragment:

@@ -75,7 +75,9 @@ func TestParseCases(t *testing.T) {
 		{name: "deep nesting", line: `{"x": ` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`, reason: ReasonNotJSON},
 		{name: "NaN accepted like Python", line: `{"x": NaN, "y": -Infinity, "status": "ERROR", "userID": 1, "userLocation": {}, "finished": "2024-03-03T00:00:01Z"}`, userID: "1"},
 		{name: "torn fragment then record", line: `{"clientID": "curl/7.88.1", "fini{"status": "ERROR", "userID": 3, "userLocation": {"country": "IT"}, "finished": "2024-03-03T00:00:01Z"}`, userID: "3", country: "IT"},
-		{name: "torn fragment then bad record", line: `{"clientID": "curl", "fini{"status": "ERROR", "userLocation": {}, "finished": "2024-03-03T00:00:01Z"}`, reason: ReasonNotJSON},
+		{name: "torn fragment then bad record", line: `{"clientID": "curl", "fini{"status": "ERROR", "userLocation": {}, "finished": "2024-03-03T00:00:01Z"}`, reason: ReasonTorn},
+		{name: "tail of a record then record", line: `, "userID": 5}{"status": "ERROR", "userID": 4, "userLocation": {}, "finished": "2024-03-03T00:00:01Z"}`, userID: "4"},
+		{name: "tail of a record then bad record", line: `5}{"status": "ERROR", "userLocation": {}, "finished": "2024-03-03T00:00:01Z"}`, reason: ReasonTorn},
 		{name: "crlf", line: `{` + base + `, "status": "ERROR"}` + "\r", userID: "42", country: "FR"},
 	}
 	for _, tc := range tests {

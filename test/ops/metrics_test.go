@@ -170,7 +170,7 @@ eidastatsd_day_seals_total 1
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := os.ReadFile("../../docs/readme/operations.md")
+	doc, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,16 +189,16 @@ eidastatsd_day_seals_total 1
 	for name, typ := range docTypes {
 		f := fams[name]
 		if f == nil {
-			t.Errorf("docs/readme/operations.md lists %s, which the daemon does not export", name)
+			t.Errorf("README.md lists %s, which the daemon does not export", name)
 			continue
 		}
 		if got := strings.ToLower(f.GetType().String()); got != typ {
-			t.Errorf("docs/readme/operations.md says %s is a %s, it is a %s", name, typ, got)
+			t.Errorf("README.md says %s is a %s, it is a %s", name, typ, got)
 		}
 	}
 	for name := range fams {
 		if strings.HasPrefix(name, "eidastatsd_") && docTypes[name] == "" {
-			t.Errorf("%s is exported but not in the metrics table of docs/readme/operations.md", name)
+			t.Errorf("%s is exported but not in the metrics table of README.md", name)
 		}
 	}
 	p.stop(t)
