@@ -5,8 +5,6 @@
 package daemon_test
 
 import (
-	"bufio"
-	"compress/bzip2"
 	"context"
 	"fmt"
 	"math/rand"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/eida/eidastatsd/internal/paritytest"
+	"github.com/eida/eidastatsd/internal/testbin"
 	"github.com/eida/eidastatsd/pkg/payload"
 	"github.com/eida/eidastatsd/test/seiscomp"
 )
@@ -26,48 +25,24 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "eidastatsd-bin")
-	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "eidastatsd")
-	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/eidastatsd")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
+	var err error
+	if bin, err = testbin.Build("github.com/eida/eidastatsd/cmd/eidastatsd"); err != nil {
 		panic(err)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
-var finishedRE = regexp.MustCompile(`"finished": "(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)`)
-
-type logLine struct {
-	data     []byte
-	finished time.Time
-}
-
-func readLog(t *testing.T, path string) []logLine {
-	f, err := os.Open(path)
+// readLog reads a bzip2 log of the synthetic test days with the time each
+// line is written at.
+func readLog(t *testing.T, path string) []seiscomp.Record {
+	t.Helper()
+	rs, err := seiscomp.ReadRecords(path, time.Date(2020, 9, 29, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(bzip2.NewReader(f))
-	sc.Buffer(nil, 1<<24)
-	var out []logLine
-	last := time.Date(2020, 9, 29, 0, 0, 0, 0, time.UTC)
-	for sc.Scan() {
-		l := append([]byte(nil), sc.Bytes()...)
-		if m := finishedRE.FindSubmatch(l); m != nil {
-			if ts, err := time.Parse("2006-01-02T15:04:05", string(m[1])); err == nil && !ts.Before(last) {
-				last = ts
-			}
-		}
-		out = append(out, logLine{l, last})
-	}
-	return out
+	return rs
 }
 
 type daemon struct {
@@ -183,9 +158,9 @@ func TestKill9DuringMultiDayReplay(t *testing.T) {
 			var err error
 			if rng.Intn(50) == 0 {
 				// Some lines arrive in two writes with a pause between.
-				err = w.WriteSplit(l.data, l.finished, 1+rng.Intn(len(l.data)), 20*time.Millisecond)
+				err = w.WriteSplit(l.Data, l.Finished, 1+rng.Intn(len(l.Data)), 20*time.Millisecond)
 			} else {
-				err = w.WriteLine(l.data, l.finished)
+				err = w.WriteLine(l.Data, l.Finished)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -230,12 +205,12 @@ func TestDownAcrossRotations(t *testing.T) {
 	w, _ := seiscomp.NewWriter(logPath)
 	d := start(t, cfg, filepath.Join(dir, "daemon.log"))
 	for _, l := range lines[:500] {
-		w.WriteLine(l.data, l.finished)
+		w.WriteLine(l.Data, l.Finished)
 	}
 	time.Sleep(1500 * time.Millisecond)
 	d.kill()
 	for _, l := range lines[500:] {
-		w.WriteLine(l.data, l.finished)
+		w.WriteLine(l.Data, l.Finished)
 	}
 	w.Wait()
 	d = start(t, cfg, filepath.Join(dir, "daemon.log"))

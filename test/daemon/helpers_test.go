@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/eida/eidastatsd/internal/paritytest"
+	"github.com/eida/eidastatsd/internal/testbin"
 	"github.com/eida/eidastatsd/pkg/payload"
 	"github.com/eida/eidastatsd/test/seiscomp"
 )
@@ -32,7 +32,7 @@ var (
 
 // genLines returns the lines of a generated log (test/genlog), each with its
 // finished time (the previous one for lines without a readable one).
-func genLines(t *testing.T, seed, days, perDay int, start string) []logLine {
+func genLines(t *testing.T, seed, days, perDay int, start string) []seiscomp.Record {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gen.log")
 	genLog(t, path, seed, days, perDay, start)
@@ -42,11 +42,7 @@ func genLines(t *testing.T, seed, days, perDay int, start string) []logLine {
 func genLog(t *testing.T, path string, seed, days, perDay int, start string) {
 	t.Helper()
 	genlogOnce.Do(func() {
-		genlogBin = filepath.Join(filepath.Dir(bin), "genlog")
-		out, err := exec.Command("go", "build", "-o", genlogBin, "../genlog").CombinedOutput()
-		if err != nil {
-			genlogErr = fmt.Errorf("build genlog: %v\n%s", err, out)
-		}
+		genlogBin, genlogErr = testbin.Build("github.com/eida/eidastatsd/test/genlog")
 	})
 	if genlogErr != nil {
 		t.Fatal(genlogErr)
@@ -58,33 +54,13 @@ func genLog(t *testing.T, path string, seed, days, perDay int, start string) {
 	}
 }
 
-func readPlain(t *testing.T, path string) []logLine {
+func readPlain(t *testing.T, path string) []seiscomp.Record {
 	t.Helper()
-	f, err := os.Open(path)
+	rs, err := seiscomp.ReadRecords(path, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<25)
-	var out []logLine
-	var last time.Time
-	for sc.Scan() {
-		l := append([]byte(nil), sc.Bytes()...)
-		if m := finishedRE.FindSubmatch(l); m != nil {
-			if ts, err := time.Parse("2006-01-02T15:04:05", string(m[1])); err == nil && !ts.Before(last) {
-				last = ts
-			}
-		}
-		if last.IsZero() {
-			continue // no day yet: nothing to rotate on
-		}
-		out = append(out, logLine{l, last})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return rs
 }
 
 // harness is one daemon installation: a log directory written by a
@@ -167,12 +143,12 @@ http:
 }
 
 // line writes one complete line to the log and to the reference input.
-func (h *harness) line(l logLine) {
+func (h *harness) line(l seiscomp.Record) {
 	h.t.Helper()
-	if err := h.w.WriteLine(l.data, l.finished); err != nil {
+	if err := h.w.WriteLine(l.Data, l.Finished); err != nil {
 		h.t.Fatal(err)
 	}
-	h.refWrite(append(append([]byte(nil), l.data...), '\n'))
+	h.refWrite(append(append([]byte(nil), l.Data...), '\n'))
 }
 
 // raw writes bytes as they are (a fragment, a torn line).

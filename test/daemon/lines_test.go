@@ -29,9 +29,9 @@ func TestPartialLineKill(t *testing.T) {
 		}
 		l := lines[i]
 		i++
-		cut := 1 + rng.Intn(len(l.data))
-		first := l.data[:cut]
-		rest := append(append([]byte(nil), l.data[cut:]...), '\n')
+		cut := 1 + rng.Intn(len(l.Data))
+		first := l.Data[:cut]
+		rest := append(append([]byte(nil), l.Data[cut:]...), '\n')
 		h.raw(first)
 		// The daemon has read (and checkpointed) everything but the half.
 		h.caughtUpBut(int64(len(first)))
@@ -59,15 +59,15 @@ func TestTornLines(t *testing.T) {
 	h.start()
 	torn := 0
 	for i, l := range lines {
-		nextDay := i+1 < len(lines) && lines[i+1].finished.Day() != l.finished.Day()
+		nextDay := i+1 < len(lines) && lines[i+1].Finished.Day() != l.Finished.Day()
 		switch {
 		case nextDay:
 			// The last line of the day is cut: the fragment stays at the
 			// end of the file the next line rotates.
-			h.raw(l.data[:len(l.data)/2])
+			h.raw(l.Data[:len(l.Data)/2])
 			torn++
 		case i%25 == 7:
-			frag := l.data[:1+rng.Intn(len(l.data)-1)]
+			frag := l.Data[:1+rng.Intn(len(l.Data)-1)]
 			h.raw(frag)
 			torn++
 			if i%50 == 7 {
@@ -78,7 +78,7 @@ func TestTornLines(t *testing.T) {
 		case i%25 == 13:
 			// The end of a cut record glued to a record that is itself
 			// invalid (no finished): skipped.
-			h.raw(l.data[len(l.data)/2:])
+			h.raw(l.Data[len(l.Data)/2:])
 			h.raw([]byte(`{"status": "OK", "userID": 1}` + "\n"))
 			torn++
 		default:
@@ -107,11 +107,11 @@ func TestHugeLines(t *testing.T) {
 	for _, l := range lines[:100] {
 		h.line(l)
 	}
-	fin := lines[99].finished
+	fin := lines[99].Finished
 	big := hugeLine(15<<20, fin, 1)
 	tooBig := hugeLine(17<<20, fin, 2)
-	h.line(logLine{tooBig, fin})
-	h.line(logLine{big, fin})
+	h.line(seiscomp.Record{Data: tooBig, Finished: fin})
+	h.line(seiscomp.Record{Data: big, Finished: fin})
 	for _, l := range lines[100:] {
 		h.line(l)
 	}

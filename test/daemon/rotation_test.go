@@ -29,8 +29,8 @@ func TestMidnightTightLoop(t *testing.T) {
 	for i := 0; i < len(lines); {
 		// Write up to the first line of the next day plus a few more with
 		// no pause at all.
-		day := lines[i].finished.Format(time.DateOnly)
-		for i < len(lines) && lines[i].finished.Format(time.DateOnly) == day {
+		day := lines[i].Finished.Format(time.DateOnly)
+		for i < len(lines) && lines[i].Finished.Format(time.DateOnly) == day {
 			h.line(lines[i])
 			i++
 		}
@@ -64,10 +64,10 @@ func TestDownSeveralDaysHalfWrittenBz2(t *testing.T) {
 	h := newHarness(t, opts{})
 	h.w.NoCompress = true // compressed by hand below
 	lines := genLines(t, 12, 7, 400, "2024-05-01")
-	byDay := map[string][]logLine{}
+	byDay := map[string][]seiscomp.Record{}
 	var days []string
 	for _, l := range lines {
-		d := l.finished.Format(time.DateOnly)
+		d := l.Finished.Format(time.DateOnly)
 		if len(byDay[d]) == 0 {
 			days = append(days, d)
 		}

@@ -76,12 +76,12 @@ func TestCorruptCurrentGeneration(t *testing.T) {
 	for k := 0; i < len(lines); k++ {
 		// One day and the first lines of the next past the grace period in
 		// one burst: the day is sealed by the log clock while reading.
-		day := lines[i].finished.Format(time.DateOnly)
-		for i < len(lines) && lines[i].finished.Format(time.DateOnly) == day {
+		day := lines[i].Finished.Format(time.DateOnly)
+		for i < len(lines) && lines[i].Finished.Format(time.DateOnly) == day {
 			h.line(lines[i])
 			i++
 		}
-		for i < len(lines) && lines[i].finished.Hour() == 0 && lines[i].finished.Minute() < 20 {
+		for i < len(lines) && lines[i].Finished.Hour() == 0 && lines[i].Finished.Minute() < 20 {
 			h.line(lines[i])
 			i++
 		}

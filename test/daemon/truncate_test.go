@@ -61,7 +61,7 @@ func TestCopyTruncate(t *testing.T) {
 	h := newHarness(t, opts{})
 	lines := genLines(t, 22, 1, 900, "2024-06-02")
 	h.start()
-	for i, part := range [][]logLine{lines[:300], lines[300:600], lines[600:]} {
+	for i, part := range [][]seiscomp.Record{lines[:300], lines[300:600], lines[600:]} {
 		for _, l := range part {
 			h.line(l)
 		}

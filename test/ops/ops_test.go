@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eida/eidastatsd/internal/testbin"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -28,18 +30,12 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "eidastatsd-ops")
-	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "eidastatsd")
-	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/eidastatsd")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
+	var err error
+	if bin, err = testbin.Build("github.com/eida/eidastatsd/cmd/eidastatsd"); err != nil {
 		panic(err)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
@@ -300,6 +296,18 @@ func (n *notifySocket) next(t *testing.T, p *proc) string {
 		case <-timeout:
 			t.Fatalf("no notification; log:\n%s", p.log())
 		}
+	}
+}
+
+// waitCount waits (bounded) until msg has arrived at least once.
+func (n *notifySocket) waitCount(t *testing.T, p *proc, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for n.count(msg) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s; log:\n%s", msg, p.log())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/eida/eidastatsd/pkg/payload"
 	"github.com/eida/eidastatsd/pkg/spool"
 	"github.com/eida/eidastatsd/test/receiver"
+	"github.com/eida/eidastatsd/test/seiscomp"
 )
 
 const synthDays = "2020-09-29,2020-09-30,2020-10-01"
@@ -33,7 +34,7 @@ type drig struct {
 	recv  *receiver.Server
 	fr    *front
 	ref   *payload.Payload
-	lines []logLine
+	lines []seiscomp.Record
 	tok   string // path of the token file
 }
 
@@ -331,7 +332,7 @@ func TestDaemonPoisonedRow(t *testing.T) {
 	// A one-trace request on 2020-09-30, between two lines of that day.
 	at := -1
 	for i, l := range r.lines {
-		if l.finished.Format(time.DateOnly) == "2020-09-30" && l.finished.Hour() >= 12 {
+		if l.Finished.Format(time.DateOnly) == "2020-09-30" && l.Finished.Hour() >= 12 {
 			at = i
 			break
 		}
@@ -339,13 +340,13 @@ func TestDaemonPoisonedRow(t *testing.T) {
 	if at < 0 {
 		t.Fatal("no line at noon on 2020-09-30")
 	}
-	fin := r.lines[at].finished
+	fin := r.lines[at].Finished
 	bad := fmt.Sprintf(`{"clientID": "ObsPy/1.4.0", "finished": "%s.5Z", "userLocation": {"country": "FR"}, "created": "%s.1Z", `+
 		`"bytes": 4096, "service": "fdsnws-dataselect", "userEmail": null, "trace": [{"cha": "HHZ", "sta": "TOOLNG", `+
 		`"start": "2020-01-01T00:00:00Z", "net": "FR", "restricted": false, "loc": "00", "bytes": 4096, "status": "OK", `+
 		`"end": "2020-01-01T01:00:00Z"}], "status": "OK", "userID": 12345678, "auth": false}`,
 		fin.Format("2006-01-02T15:04:05"), fin.Format("2006-01-02T15:04:05"))
-	lines := append(append(append([]logLine(nil), r.lines[:at+1]...), logLine{[]byte(bad), fin}), r.lines[at+1:]...)
+	lines := append(append(append([]seiscomp.Record(nil), r.lines[:at+1]...), seiscomp.Record{Data: []byte(bad), Finished: fin}), r.lines[at+1:]...)
 	r.writeLog(t, lines)
 	p := startDaemon(t, r.cfg, r.out)
 	addr := p.httpAddr(t)

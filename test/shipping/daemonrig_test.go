@@ -8,7 +8,6 @@ package shipping
 import (
 	"bufio"
 	"bytes"
-	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
@@ -30,37 +29,21 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/eida/eidastatsd/internal/paritytest"
+	"github.com/eida/eidastatsd/internal/testbin"
 	"github.com/eida/eidastatsd/pkg/payload"
 	"github.com/eida/eidastatsd/pkg/spool"
 	"github.com/eida/eidastatsd/test/receiver"
 	"github.com/eida/eidastatsd/test/seiscomp"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
 // daemonBinary builds the real eidastatsd once per test binary.
 func daemonBinary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "eidastatsd-e2e")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "eidastatsd")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/eida/eidastatsd/cmd/eidastatsd").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	bin, err := testbin.Build("github.com/eida/eidastatsd/cmd/eidastatsd")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	return bin
 }
 
 // hit is one request the front saw.
@@ -426,49 +409,25 @@ func writeToken(t *testing.T, path, tok string) {
 	}
 }
 
-var finishedRE = regexp.MustCompile(`"finished": "(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)`)
-
-type logLine struct {
-	data     []byte
-	finished time.Time
-}
-
-// readLog returns the lines of a bzip2 request log with the time each was
+// readLog returns the lines of a request log with the time each was
 // written (its finished time, never decreasing, so that malformed lines
 // stay in their day's file).
-func readLog(t *testing.T, path string) []logLine {
+func readLog(t *testing.T, path string) []seiscomp.Record {
 	t.Helper()
-	f, err := os.Open(path)
+	rs, err := seiscomp.ReadRecords(path, time.Date(2020, 9, 29, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(bzip2.NewReader(f))
-	sc.Buffer(nil, 1<<24)
-	var out []logLine
-	last := time.Date(2020, 9, 29, 0, 0, 0, 0, time.UTC) // the synthetic log's first day
-	for sc.Scan() {
-		l := append([]byte(nil), sc.Bytes()...)
-		if m := finishedRE.FindSubmatch(l); m != nil {
-			if ts, err := time.Parse("2006-01-02T15:04:05", string(m[1])); err == nil && !ts.Before(last) {
-				last = ts
-			}
-		}
-		out = append(out, logLine{l, last})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return rs
 }
 
 // writeLog writes lines the way SeisComP does, rotating at each new UTC
 // day and compressing rotated files with bzip2.
-func (e *env) writeLog(t *testing.T, lines []logLine) { e.writeLogWith(t, lines, nil) }
+func (e *env) writeLog(t *testing.T, lines []seiscomp.Record) { e.writeLogWith(t, lines, nil) }
 
 // writeLogWith calls afterFirst (e.g. to start the daemon and wait until it
 // follows the file) once the first line is written.
-func (e *env) writeLogWith(t *testing.T, lines []logLine, afterFirst func()) {
+func (e *env) writeLogWith(t *testing.T, lines []seiscomp.Record, afterFirst func()) {
 	t.Helper()
 	seiscomp.RequireBzip2(t)
 	w, err := seiscomp.NewWriter(e.logPath)
@@ -476,7 +435,7 @@ func (e *env) writeLogWith(t *testing.T, lines []logLine, afterFirst func()) {
 		t.Fatal(err)
 	}
 	for i, l := range lines {
-		if err := w.WriteLine(l.data, l.finished); err != nil {
+		if err := w.WriteLine(l.Data, l.Finished); err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 && afterFirst != nil {
@@ -491,7 +450,7 @@ func (e *env) writeLogWith(t *testing.T, lines []logLine, afterFirst func()) {
 	}
 }
 
-func synthetic(t *testing.T) (*payload.Payload, []logLine) {
+func synthetic(t *testing.T) (*payload.Payload, []seiscomp.Record) {
 	return reference(t, "synthetic-3k.reference.json.gz"), readLog(t, "../../testdata/synthetic-3k.log.bz2")
 }
 
