@@ -35,7 +35,7 @@ func (t *Table) Snapshot() Snapshot {
 	for _, d := range t.Days() {
 		s.Days = append(s.Days, d.String())
 	}
-	for _, r := range t.Rows() {
+	for _, r := range t.rows { // any order: Restore does not care
 		s.Rows = append(s.Rows, SnapshotRow{r.Month.String(), r.Network, r.Station, r.Location, r.Channel, r.Country,
 			r.Bytes, r.NbRequests, r.NbSuccessful, r.NbUnsuccessful, r.Clients.Bytes()})
 	}

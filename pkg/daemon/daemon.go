@@ -360,33 +360,40 @@ func (d *Daemon) tableFor(day logline.Date, _ int) *aggregate.Table {
 func (d *Daemon) grace() int64 { return int64(time.Duration(d.cfg.Aggregation.Grace) / time.Second) }
 
 // sealByLogClock seals every open day D once the log is past D+1 00:00+grace.
-func (d *Daemon) sealByLogClock() {
-	for _, day := range d.openDays() {
-		if d.clock >= dayClock(day, 0)+86400+d.grace() {
-			d.seal(day)
-		}
-	}
-}
+func (d *Daemon) sealByLogClock() { d.sealDue(d.clock) }
 
 // sealByWallClock seals when the wall clock is past D+1 00:00+grace and the
 // reader is at the end of the live file.
 func (d *Daemon) sealByWallClock() {
 	now := d.o.Now().UTC()
-	clock := dayClock(logline.Date{Year: now.Year(), Month: int(now.Month()), Day: now.Day()}, now.Hour()*3600+now.Minute()*60+now.Second())
-	for _, day := range d.openDays() {
-		if clock >= dayClock(day, 0)+86400+d.grace() {
-			d.seal(day)
-		}
-	}
+	d.sealDue(dayClock(logline.Date{Year: now.Year(), Month: int(now.Month()), Day: now.Day()}, now.Hour()*3600+now.Minute()*60+now.Second()))
 }
 
-func (d *Daemon) openDays() []logline.Date {
+// sealDue seals, oldest first, every open day whose end plus grace is at or
+// before clock. It runs for every line that advances the log clock, so the
+// common case (nothing due) allocates nothing.
+func (d *Daemon) sealDue(clock int64) {
+	due := func(day logline.Date) bool { return clock >= dayClock(day, 0)+86400+d.grace() }
+	found := false
+	for day := range d.days.open {
+		if due(day) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return
+	}
 	ds := make([]logline.Date, 0, len(d.days.open))
 	for day := range d.days.open {
-		ds = append(ds, day)
+		if due(day) {
+			ds = append(ds, day)
+		}
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i].Before(ds[j]) })
-	return ds
+	for _, day := range ds {
+		d.seal(day)
+	}
 }
 
 // seal turns an open day into its payload.

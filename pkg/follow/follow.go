@@ -38,9 +38,11 @@ var ErrIdle = errors.New("follow: idle at end of live file")
 const DefaultMaxLineBytes = 16 << 20
 
 const (
-	readChunk     = 1 << 20
-	defaultPoll   = 500 * time.Millisecond
-	maxReadErrors = 3 // a rotated file failing this often is given up
+	readChunk   = 1 << 20
+	defaultPoll = 500 * time.Millisecond
+	// defaultMinWake: see Options.MinWake.
+	defaultMinWake = 1000 * time.Millisecond
+	maxReadErrors  = 3 // a rotated file failing this often is given up
 )
 
 // Line is one complete line.
@@ -74,6 +76,12 @@ type Options struct {
 	MaxLineBytes int
 	// Open opens rotated compressed files (default DefaultOpen).
 	Open Opener
+	// MinWake is the shortest time between two reads woken by fsnotify
+	// (default 1s). fdsnws writes one line at a time; reading them in
+	// small batches instead of waking for every write keeps following a
+	// busy log cheap (scheduler wake-ups dominate otherwise). Negative: wake
+	// at once.
+	MinWake time.Duration
 	// NoNotify disables fsnotify: polling only.
 	NoNotify bool
 	Logger   *slog.Logger
@@ -120,6 +128,8 @@ type Follower struct {
 	max     int
 	open    Opener
 	notify  bool
+	minWake time.Duration
+	woke    time.Time // last wake-up by fsnotify
 	log     *slog.Logger
 	now     func() time.Time
 	m       *Metrics
@@ -164,23 +174,27 @@ func New(opts Options) (*Follower, error) {
 		}
 	}
 	f := &Follower{
-		path:   filepath.Clean(opts.Path),
-		poll:   opts.PollInterval,
-		idle:   opts.IdleTimeout,
-		max:    opts.MaxLineBytes,
-		open:   opts.Open,
-		notify: !opts.NoNotify,
-		log:    opts.Logger,
-		now:    opts.Now,
-		m:      opts.Metrics,
-		start:  opts.Start,
-		since:  opts.BackfillSince,
+		path:    filepath.Clean(opts.Path),
+		poll:    opts.PollInterval,
+		idle:    opts.IdleTimeout,
+		max:     opts.MaxLineBytes,
+		open:    opts.Open,
+		notify:  !opts.NoNotify,
+		minWake: opts.MinWake,
+		log:     opts.Logger,
+		now:     opts.Now,
+		m:       opts.Metrics,
+		start:   opts.Start,
+		since:   opts.BackfillSince,
 	}
 	if f.poll <= 0 {
 		f.poll = defaultPoll
 	}
 	if f.max <= 0 {
 		f.max = DefaultMaxLineBytes
+	}
+	if f.minWake == 0 {
+		f.minWake = defaultMinWake
 	}
 	if f.open == nil {
 		f.open = DefaultOpen
@@ -913,6 +927,15 @@ func (f *Follower) wait(ctx context.Context) error {
 			}
 			if ev.Name == f.path || strings.HasPrefix(ev.Name, f.path+".") {
 				f.drainEvents()
+				now := f.now()
+				if wait := f.woke.Add(f.minWake).Sub(now); wait > 0 {
+					// Woken a moment ago: read this write with the ones
+					// that follow it, when the timer fires.
+					f.timer.Reset(min(wait, d))
+					events = nil
+					continue
+				}
+				f.woke = now
 				return nil
 			}
 		case err, ok := <-errs:
