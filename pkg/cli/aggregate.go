@@ -40,12 +40,9 @@ func runAggregate(ctx context.Context, args []string, stdio Stdio) int {
 	workers := fs.Int("workers", 0, "parallel parsers (default: number of CPUs)")
 	sendTo := fs.String("send-to", "", "central statistics service URL to POST the result to")
 	token := fs.String("token", "", "token for --send-to (default: $TOKEN or $EIDASTATSD_TOKEN)")
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+	files, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(files) == 0 {
 		files = []string{"-"}

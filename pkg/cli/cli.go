@@ -98,6 +98,21 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun 'eidastatsd COMMAND --help' for a command's options.\n")
 }
 
+// parseArgs parses a command's flags (anywhere among the arguments) and
+// returns the positional arguments. ok is false when the command must end
+// now with code: 0 after --help, ExitUsage after a usage error (the flag
+// package has printed it).
+func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if isHelp(err) {
+			return nil, ExitOK, false
+		}
+		return nil, ExitUsage, false
+	}
+	return pos, 0, true
+}
+
 // parseInterspersed parses flags anywhere among the arguments, as the Python
 // tool (click) allows: "aggregate a.log -o out b.log".
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,22 +23,15 @@ func init() {
 }
 
 func runHealthcheck(ctx context.Context, args []string, stdio Stdio) int {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stdio.Err)
+	fs := newFlagSet("healthcheck", "[--url URL] [--timeout D]   (exits 0 when URL answers 2xx, 1 otherwise)", stdio)
 	url := fs.String("url", defaultHealthURL, "URL to check; use .../-/ready to require readiness")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	fs.Usage = func() {
-		fmt.Fprintf(stdio.Err, "Usage: eidastatsd healthcheck [--url URL] [--timeout D]\n\nExits 0 when URL answers 2xx, 1 otherwise.\n\n")
-		fs.PrintDefaults()
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stdio.Err, "eidastatsd healthcheck: unexpected argument %q\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(stdio.Err, "eidastatsd healthcheck: unexpected argument %q\n", pos[0])
 		return ExitUsage
 	}
 	if err := checkHealth(ctx, *url, *timeout); err != nil {

@@ -335,11 +335,8 @@ func printProblems(w io.Writer, prefix string, err error) {
 func runDaemon(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("run", "[--config FILE]", stdio)
 	cfgPath := fs.String("config", "", "configuration file (default: built-in defaults, request log from SeisComP's fdsnws.cfg)")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+	if _, code, ok := parseArgs(fs, args); !ok {
+		return code
 	}
 	ld, err := loadConfig(*cfgPath, stdio)
 	if err != nil {
@@ -605,11 +602,8 @@ func redactURL(u string) string {
 func runCheckConfig(_ context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("check-config", "--config FILE", stdio)
 	cfgPath := fs.String("config", "", "configuration file to check (without it: the built-in defaults with the request log from SeisComP)")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+	if _, code, ok := parseArgs(fs, args); !ok {
+		return code
 	}
 	ld, err := loadConfig(*cfgPath, stdio)
 	if err != nil {
@@ -627,11 +621,8 @@ func runCheckConfig(_ context.Context, args []string, stdio Stdio) int {
 func runPrintConfig(_ context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("config", "[--config FILE]", stdio)
 	cfgPath := fs.String("config", "", "configuration file")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+	if _, code, ok := parseArgs(fs, args); !ok {
+		return code
 	}
 	ld, err := loadConfig(*cfgPath, stdio)
 	if err != nil {

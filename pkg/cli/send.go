@@ -31,12 +31,9 @@ func runSend(ctx context.Context, args []string, stdio Stdio) int {
 	attempts := fs.Int("attempts", 3, "POSTs per payload part on timeouts, 5xx, 408 and 429")
 	maxRows := fs.Int("max-rows", sender.DefaultMaxRowsPerPayload, "split payloads with more rows (sorted by key); -1 never splits")
 	station := fs.Int("station-limit", payload.DefaultLimits.Station, "longest station code the central schema stores")
-	paths, err := parseInterspersed(fs, args)
-	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+	paths, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(paths) == 0 {
 		fmt.Fprintln(stdio.Err, "eidastatsd send: no payload file given")

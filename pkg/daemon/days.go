@@ -91,29 +91,30 @@ func (d *days) snapshot(pos *follow.Position, clock int64) checkpoint {
 	return c
 }
 
+func restoreTables(m map[string]aggregate.Snapshot) (map[logline.Date]*aggregate.Table, error) {
+	out := make(map[logline.Date]*aggregate.Table, len(m))
+	for k, s := range m {
+		day, ok := logline.ParseDate(k)
+		if !ok {
+			return nil, fmt.Errorf("state: bad day %q", k)
+		}
+		t, err := aggregate.Restore(s)
+		if err != nil {
+			return nil, err
+		}
+		out[day] = t
+	}
+	return out, nil
+}
+
 func restoreDays(c checkpoint) (*days, error) {
 	d := newDays()
-	for k, s := range c.Open {
-		day, ok := logline.ParseDate(k)
-		if !ok {
-			return nil, fmt.Errorf("state: bad day %q", k)
-		}
-		t, err := aggregate.Restore(s)
-		if err != nil {
-			return nil, err
-		}
-		d.open[day] = t
+	var err error
+	if d.open, err = restoreTables(c.Open); err != nil {
+		return nil, err
 	}
-	for k, s := range c.Late {
-		day, ok := logline.ParseDate(k)
-		if !ok {
-			return nil, fmt.Errorf("state: bad day %q", k)
-		}
-		t, err := aggregate.Restore(s)
-		if err != nil {
-			return nil, err
-		}
-		d.late[day] = t
+	if d.late, err = restoreTables(c.Late); err != nil {
+		return nil, err
 	}
 	for k, n := range c.Next {
 		day, ok := logline.ParseDate(k)
