@@ -46,6 +46,25 @@ func daemonBinary(t *testing.T) string {
 	return bin
 }
 
+// runSend runs `eidastatsd send ARGS...` with env and returns its exit code
+// and output, failing the test if the token shows up in the output.
+func runSend(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(daemonBinary(t), append([]string{"send"}, args...)...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), token) {
+		t.Errorf("token in the output")
+	}
+	return code, string(out)
+}
+
 // hit is one request the front saw.
 type hit struct {
 	at     time.Time

@@ -2,7 +2,6 @@ package shipping
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +20,6 @@ func TestSendWithConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer recv.Close()
-	bin := daemonBinary(t)
 	dir := t.TempDir()
 	tokFile := filepath.Join(dir, "token")
 	writeToken(t, tokFile, token)
@@ -42,19 +40,7 @@ func TestSendWithConfig(t *testing.T) {
 	ref := filepath.Join("testdata", "synthetic-3k.reference.json.gz")
 	run := func(args ...string) (int, string) {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"send"}, args...)...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(out), token) {
-			t.Errorf("token in the output")
-		}
-		return code, string(out)
+		return runSend(t, env, args...)
 	}
 
 	// URL, token and max rows from the file; the station flag overrides it.

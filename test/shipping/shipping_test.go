@@ -4,12 +4,10 @@ package shipping
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -296,26 +294,11 @@ func TestSendCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer recv.Close()
-	bin := filepath.Join(t.TempDir(), "eidastatsd")
-	build := exec.Command("go", "build", "-o", bin, "github.com/eida/eidastatsd/cmd/eidastatsd")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	ref := filepath.Join("testdata", "synthetic-3k.reference.json.gz")
+	env := append(os.Environ(), "TOKEN="+token)
 	run := func(args ...string) (int, string) {
-		cmd := exec.Command(bin, append([]string{"send", "--send-to", url}, args...)...)
-		cmd.Env = append(os.Environ(), "TOKEN="+token)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(out), token) {
-			t.Errorf("token in the output")
-		}
-		return code, string(out)
+		t.Helper()
+		return runSend(t, env, append([]string{"--send-to", url}, args...)...)
 	}
 	if code, out := run("--max-rows", "5000", ref); code != 0 || strings.Count(out, "delivered") != 2 {
 		t.Fatalf("send: exit %d\n%s", code, out)
@@ -327,10 +310,7 @@ func TestSendCommand(t *testing.T) {
 	if code, out := run(); code != 2 {
 		t.Errorf("no file: exit %d, want 2\n%s", code, out)
 	}
-	cmd := exec.Command(bin, "send", "--send-to", url, "--token", "wrong", ref)
-	out, _ := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "refuses the token") {
-		t.Errorf("wrong token: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	if code, out := run("--token", "wrong", ref); code != 1 || !strings.Contains(out, "refuses the token") {
+		t.Errorf("wrong token: exit %d\n%s", code, out)
 	}
-	fmt.Fprint(io.Discard, out)
 }
