@@ -599,16 +599,27 @@ func redactURL(u string) string {
 	return u
 }
 
-func runCheckConfig(_ context.Context, args []string, stdio Stdio) int {
-	fs := newFlagSet("check-config", "--config FILE", stdio)
-	cfgPath := fs.String("config", "", "configuration file to check (without it: the built-in defaults with the request log from SeisComP)")
+// configCommand parses `--config FILE` and loads the configuration for
+// check-config and config; ok false means return code (problems printed).
+func configCommand(name, synopsis, help string, args []string, stdio Stdio) (ld *loaded, code int, ok bool) {
+	fs := newFlagSet(name, synopsis, stdio)
+	cfgPath := fs.String("config", "", help)
 	if _, code, ok := parseArgs(fs, args); !ok {
-		return code
+		return nil, code, false
 	}
 	ld, err := loadConfig(*cfgPath, stdio)
 	if err != nil {
 		printProblems(stdio.Err, "", err)
-		return ExitConfig
+		return nil, ExitConfig, false
+	}
+	return ld, 0, true
+}
+
+func runCheckConfig(_ context.Context, args []string, stdio Stdio) int {
+	ld, code, ok := configCommand("check-config", "--config FILE",
+		"configuration file to check (without it: the built-in defaults with the request log from SeisComP)", args, stdio)
+	if !ok {
+		return code
 	}
 	if _, _, err := ld.cfg.Token(stdio.Env); err != nil {
 		fmt.Fprintln(stdio.Err, err)
@@ -619,15 +630,9 @@ func runCheckConfig(_ context.Context, args []string, stdio Stdio) int {
 }
 
 func runPrintConfig(_ context.Context, args []string, stdio Stdio) int {
-	fs := newFlagSet("config", "[--config FILE]", stdio)
-	cfgPath := fs.String("config", "", "configuration file")
-	if _, code, ok := parseArgs(fs, args); !ok {
+	ld, code, ok := configCommand("config", "[--config FILE]", "configuration file", args, stdio)
+	if !ok {
 		return code
-	}
-	ld, err := loadConfig(*cfgPath, stdio)
-	if err != nil {
-		printProblems(stdio.Err, "", err)
-		return ExitConfig
 	}
 	return printSourced(stdio.Out, ld, stdio.Env)
 }
