@@ -53,10 +53,7 @@ func runAggregate(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	tok := *token
 	if tok == "" {
-		tok = stdio.Env("TOKEN")
-	}
-	if tok == "" {
-		tok = stdio.Env("EIDASTATSD_TOKEN")
+		tok = envToken(stdio.Env)
 	}
 	if *sendTo != "" && tok == "" {
 		fmt.Fprintln(stdio.Err, "eidastatsd aggregate: --send-to needs a token (--token, $TOKEN or $EIDASTATSD_TOKEN)")

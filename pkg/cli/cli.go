@@ -98,6 +98,17 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun 'eidastatsd COMMAND --help' for a command's options.\n")
 }
 
+// envToken is the CLI's token fallback, as the Python tool's: $TOKEN, then
+// $EIDASTATSD_TOKEN (surrounding white space dropped).
+func envToken(env func(string) string) string {
+	for _, v := range []string{"TOKEN", "EIDASTATSD_TOKEN"} {
+		if t := strings.TrimSpace(env(v)); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
 // parseArgs parses a command's flags (anywhere among the arguments) and
 // returns the positional arguments. ok is false when the command must end
 // now with code: 0 after --help, ExitUsage after a usage error (the flag

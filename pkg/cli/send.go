@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/eida/eidastatsd/pkg/config"
@@ -70,10 +69,8 @@ func runSend(ctx context.Context, args []string, stdio Stdio) int {
 			tok = t
 		}
 	}
-	for _, v := range []string{"TOKEN", "EIDASTATSD_TOKEN"} {
-		if tok == "" {
-			tok = strings.TrimSpace(stdio.Env(v))
-		}
+	if tok == "" {
+		tok = envToken(stdio.Env)
 	}
 	if tok == "" {
 		fmt.Fprintln(stdio.Err, "eidastatsd send: no token (--token, --config's central.token_file, $TOKEN or $EIDASTATSD_TOKEN)")
