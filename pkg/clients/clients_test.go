@@ -212,22 +212,84 @@ func TestPendingValues(t *testing.T) {
 	}
 }
 
-// The explicit encoding written for a few pending values equals go-hll's
-// (with the raw-0 fix), for signed order and every size up to the buffer.
-func TestPendingBytesEqualHLL(t *testing.T) {
-	vals := []uint64{Raw([]byte("foo")), 0, 5, 1 << 63, Raw([]byte("1")), 42, ^uint64(0), Raw([]byte("2194862371x"))}
-	for n := 1; n <= len(vals); n++ {
-		var pending, built Set
-		for _, v := range vals[:n] {
-			pending.Add(v)
-			built.Add(v)
+// viaHLL builds a set by adding every value straight to go-hll (with the
+// raw-0 fix), bypassing the values kept aside.
+func viaHLL(vals []uint64) *Set {
+	s := &Set{}
+	s.ensure()
+	for _, v := range vals {
+		s.add(v)
+	}
+	return s
+}
+
+// The explicit encoding written for values kept aside (the inline buffer,
+// then the table) equals go-hll's, in signed order, for every size across
+// both thresholds, with 0 and repeated values anywhere; so does the
+// cardinality, and the promotion to sparse happens at the same value.
+func TestKeptValuesEqualHLL(t *testing.T) {
+	special := []uint64{0, 5, 1 << 63, ^uint64(0), 42, 1<<63 - 1}
+	for _, zeroAt := range []int{-1, 0, 7, 8, 9, 100, 159, 160} {
+		var vals []uint64
+		for i := 0; len(vals) < 200; i++ {
+			switch {
+			case len(vals) == zeroAt, zeroAt >= 0 && len(vals) == zeroAt+20:
+				vals = append(vals, 0) // and 0 again later
+			case i < len(special) && special[i] != 0:
+				vals = append(vals, special[i])
+			default:
+				vals = append(vals, Raw([]byte(strconv.Itoa(i))))
+			}
+			if i%5 == 0 {
+				vals = append(vals, vals[len(vals)/2]) // a repeat
+			}
 		}
-		built.materialize()
-		if !built.init || built.npend != 0 {
-			t.Fatal("materialize did not build the HLL")
+		var kept Set
+		for n, v := range vals {
+			kept.Add(v)
+			ref := viaHLL(vals[:n+1])
+			if got, want := kept.Hex(), ref.Hex(); got != want {
+				t.Fatalf("zero at %d, %d values: kept %s, go-hll %s", zeroAt, n+1, got, want)
+			}
+			if got, want := kept.Cardinality(), ref.Cardinality(); got != want {
+				t.Fatalf("zero at %d, %d values: cardinality %d, go-hll %d", zeroAt, n+1, got, want)
+			}
 		}
-		if got, want := pending.Hex(), built.Hex(); got != want {
-			t.Fatalf("n=%d: pending %s, go-hll %s", n, got, want)
+		if !kept.init || kept.tab != nil || kept.npend != 0 {
+			t.Fatalf("zero at %d: 200 values are still kept aside", zeroAt)
+		}
+	}
+}
+
+// Unions of sets in every combination of states (inline buffer, table,
+// explicit, sparse) equal go-hll's, and leave the argument as it was.
+func TestUnionAcrossStates(t *testing.T) {
+	sizes := []int{0, 1, 8, 9, 60, 160, 161, 400}
+	for _, na := range sizes {
+		for _, nb := range sizes {
+			var a, b Set
+			var all []uint64
+			for i := 0; i < na; i++ {
+				v := Raw([]byte("a" + strconv.Itoa(i%(na/2+1)*3))) // overlaps b
+				a.Add(v)
+				all = append(all, v)
+			}
+			for i := 0; i < nb; i++ {
+				v := Raw([]byte("a" + strconv.Itoa(i)))
+				if i == nb/2 {
+					v = 0
+				}
+				b.Add(v)
+				all = append(all, v)
+			}
+			before := b.Hex()
+			a.Union(&b)
+			if got, want := a.Hex(), viaHLL(all).Hex(); got != want {
+				t.Fatalf("%d ∪ %d: %s, want %s", na, nb, got, want)
+			}
+			if b.Hex() != before {
+				t.Fatalf("%d ∪ %d: Union changed its argument", na, nb)
+			}
 		}
 	}
 }

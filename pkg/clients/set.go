@@ -33,17 +33,28 @@ var emptyHeader = []byte{0x11, 0x8B, 0x7F}
 // It wraps go-hll, which ignores the raw value 0, while the reference and
 // PostgreSQL keep 0 in the explicit representation (in the sparse and full
 // ones 0 touches no register, so ignoring it there is what they do too).
+//
+// While a set is small enough to be stored explicitly (at most
+// explicitMax values), it keeps the values itself, and go-hll is only
+// built beyond that: most rows see few clients, and a short scan or a small
+// open-addressing table is much cheaper than go-hll's map. An HLL's bytes
+// depend only on the set of values added, so deferring is exact.
 type Set struct {
 	h    hll.Hll
 	init bool
-	// The first few distinct values wait here: most rows see few clients,
-	// and a short scan is much cheaper than go-hll's map. An HLL's bytes
-	// depend only on the set of values added, so deferring is exact.
+	// The first pendMax distinct values; then all of them move to tab.
 	pend  [pendMax]uint64
 	npend uint8
+	tab   *valueTable
 }
 
 const pendMax = 8
+
+// explicitMax is the explicit threshold go-hll and PostgreSQL derive for
+// hll(11,5,-1,...): the bytes of the full representation,
+// 2^11 registers * 5 bits / 8, counted in 8-byte values. One value more and
+// the storage becomes sparse.
+const explicitMax = (1 << 11) * 5 / 8 / 8
 
 func (s *Set) ensure() {
 	if !s.init {
@@ -57,7 +68,11 @@ func (s *Set) ensure() {
 
 // Add adds one raw (already hashed) value.
 func (s *Set) Add(raw uint64) {
-	if !s.init {
+	if s.init {
+		s.add(raw)
+		return
+	}
+	if s.tab == nil {
 		for _, v := range s.pend[:s.npend] {
 			if v == raw {
 				return
@@ -68,17 +83,29 @@ func (s *Set) Add(raw uint64) {
 			s.npend++
 			return
 		}
+		s.tab = newValueTable(s.pend[:s.npend])
+		s.npend = 0
+	}
+	s.tab.insert(raw)
+	if s.tab.n > explicitMax {
 		s.materialize()
 	}
-	s.add(raw)
 }
 
-// materialize moves the pending values into the HLL.
+// values are the distinct values not yet in the HLL.
+func (s *Set) values() []uint64 {
+	if s.tab != nil {
+		return s.tab.values()
+	}
+	return s.pend[:s.npend]
+}
+
+// materialize moves the values kept aside into the HLL.
 func (s *Set) materialize() {
+	vals := s.values()
 	s.ensure()
-	n := s.npend
-	s.npend = 0
-	for _, v := range s.pend[:n] {
+	s.npend, s.tab = 0, nil
+	for _, v := range vals {
 		s.add(v)
 	}
 }
@@ -137,10 +164,10 @@ func (s *Set) Union(o *Set) {
 	if o == nil {
 		return
 	}
-	for _, v := range o.pend[:o.npend] {
-		s.Add(v)
-	}
 	if !o.init {
+		for _, v := range o.values() {
+			s.Add(v)
+		}
 		return
 	}
 	if !s.init {
@@ -181,12 +208,13 @@ func (s *Set) hasZero() bool {
 
 // Bytes is the hll storage-spec serialisation.
 func (s *Set) Bytes() []byte {
-	if !s.init && s.npend > 0 {
-		// A few values are an explicit set: the values as big-endian
+	if !s.init && (s.npend > 0 || s.tab != nil) {
+		// Values kept aside are an explicit set: the values as big-endian
 		// int64, sorted as signed (the storage spec; PostgreSQL rejects
 		// another order). No need to build the HLL for that.
-		vals := make([]int64, s.npend)
-		for i, v := range s.pend[:s.npend] {
+		kept := s.values()
+		vals := make([]int64, len(kept))
+		for i, v := range kept {
 			vals[i] = int64(v)
 		}
 		slices.Sort(vals)
@@ -205,11 +233,9 @@ func (s *Set) Bytes() []byte {
 
 // Cardinality estimates the number of distinct clients.
 func (s *Set) Cardinality() uint64 {
-	if s.npend > 0 {
-		s.materialize()
-	}
 	if !s.init {
-		return 0
+		// An explicit set's cardinality is its size.
+		return uint64(len(s.values()))
 	}
 	return s.h.Cardinality()
 }
