@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/eida/eidastatsd/pkg/aggregate"
 	"github.com/eida/eidastatsd/pkg/logline"
@@ -33,7 +35,18 @@ type chunk struct {
 	buf   *[]byte
 	lines []byte // complete lines, each ending in '\n' except maybe the last at EOF
 	long  []int64
+	src   mapped // lines are part of this mapping, not of buf
 }
+
+// mapped is an input already in memory (input.Mapped): it is cut into
+// chunks in place, and each chunk's pages are released once parsed.
+type mapped interface {
+	Bytes() []byte
+	Release([]byte)
+}
+
+// errFault is a read of a mapped file that faulted: the file shrank.
+var errFault = errors.New("input file truncated while being read")
 
 // Run reads every input to its end and returns the merged table and counts.
 // The table's Lines is the number of lines read, as the reference counts
@@ -47,6 +60,9 @@ func Run(ctx context.Context, inputs []io.Reader, opts Options) (*aggregate.Tabl
 	if maxLine <= 0 {
 		maxLine = MaxLine
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var faulted atomic.Bool
 	pool := sync.Pool{New: func() any { b := make([]byte, 0, chunkSize+4096); return &b }}
 	work := make(chan chunk, workers*2)
 	tables := make([]*aggregate.Table, workers)
@@ -60,19 +76,15 @@ func Run(ctx context.Context, inputs []io.Reader, opts Options) (*aggregate.Tabl
 			defer wg.Done()
 			one := func(logline.Date, int) *aggregate.Table { return t }
 			for c := range work {
-				for _, n := range c.long {
-					in.TooLong(n)
+				if c.src != nil && faulted.Load() {
+					continue // the run failed: drain without touching the mapping
 				}
-				b := c.lines
-				for len(b) > 0 {
-					i := bytes.IndexByte(b, '\n')
-					var line []byte
-					if i < 0 {
-						line, b = b, nil
-					} else {
-						line, b = b[:i], b[i+1:]
-					}
-					in.Line(line, one)
+				if err := guardFault(func() { parse(c, in, one, maxLine) }); err != nil {
+					faulted.Store(true)
+					cancel()
+				}
+				if c.src != nil {
+					c.src.Release(c.lines)
 				}
 				if c.buf != nil {
 					*c.buf = (*c.buf)[:0]
@@ -84,13 +96,24 @@ func Run(ctx context.Context, inputs []io.Reader, opts Options) (*aggregate.Tabl
 
 	var readErr error
 	for _, r := range inputs {
-		if err := split(ctx, r, maxLine, &pool, work); err != nil {
+		var err error
+		if m, ok := r.(mapped); ok {
+			if ferr := guardFault(func() { err = splitMapped(ctx, m, work) }); ferr != nil {
+				err = ferr
+			}
+		} else {
+			err = split(ctx, r, maxLine, &pool, work)
+		}
+		if err != nil {
 			readErr = err
 			break
 		}
 	}
 	close(work)
 	wg.Wait()
+	if faulted.Load() {
+		readErr = errFault
+	}
 
 	total := tables[0]
 	counts := aggregate.NewCounts()
@@ -102,6 +125,66 @@ func Run(ctx context.Context, inputs []io.Reader, opts Options) (*aggregate.Tabl
 	}
 	total.Lines = counts.Lines
 	return total, counts, readErr
+}
+
+// parse aggregates the lines of one chunk. A line longer than maxLine is
+// only counted, whatever way it reached here.
+func parse(c chunk, in *aggregate.Ingester, one func(logline.Date, int) *aggregate.Table, maxLine int) {
+	for _, n := range c.long {
+		in.TooLong(n)
+	}
+	b := c.lines
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		var line []byte
+		if i < 0 {
+			line, b = b, nil
+		} else {
+			line, b = b[:i], b[i+1:]
+		}
+		if len(line) > maxLine {
+			in.TooLong(int64(len(line)))
+			continue
+		}
+		in.Line(line, one)
+	}
+}
+
+// guardFault runs f, turning a memory fault (a mapped file truncated under
+// us) into errFault instead of a crash.
+func guardFault(f func()) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(interface{ Addr() uintptr }); !ok {
+				panic(r)
+			}
+			err = errFault
+		}
+	}()
+	f()
+	return nil
+}
+
+// splitMapped sends chunks of whole lines of an input in memory, cut at
+// the first newline after every chunkSize bytes.
+func splitMapped(ctx context.Context, m mapped, work chan<- chunk) error {
+	data := m.Bytes()
+	for len(data) > 0 {
+		end := len(data)
+		if end > chunkSize {
+			if i := bytes.IndexByte(data[chunkSize:], '\n'); i >= 0 {
+				end = chunkSize + i + 1
+			}
+		}
+		select {
+		case work <- chunk{lines: data[:end], src: m}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		data = data[end:]
+	}
+	return nil
 }
 
 // split reads r and sends chunks of whole lines. A line longer than maxLine

@@ -31,15 +31,20 @@ func TestDetectAndDecompress(t *testing.T) {
 		{filepath.Join(dir, "x.bz2.but.gzip"), Gzip},
 		{"../../testdata/gfz-2020-09-18.log.bz2", Bzip2},
 	}
-	for _, tc := range tests {
-		rc, kind, err := Open(tc.path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil || kind != tc.kind || !bytes.Equal(got, plain) {
-			t.Errorf("%s: kind %s err %v equal %v", tc.path, kind, err, bytes.Equal(got, plain))
+	for _, open := range []struct {
+		name string
+		fn   func(string, io.Reader) (io.ReadCloser, Kind, error)
+	}{{"Open", Open}, {"OpenMapped", OpenMapped}} {
+		for _, tc := range tests {
+			rc, kind, err := open.fn(tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || kind != tc.kind || !bytes.Equal(got, plain) {
+				t.Errorf("%s %s: kind %s err %v equal %v", open.name, tc.path, kind, err, bytes.Equal(got, plain))
+			}
 		}
 	}
 	rc, kind, err := Open("-", bytes.NewReader(gz.Bytes()))
