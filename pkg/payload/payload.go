@@ -53,24 +53,6 @@ func (p *Payload) Marshal() ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// WriteGzip writes the payload as gzipped JSON.
-func (p *Payload) WriteGzip(w io.Writer) error {
-	body, err := p.Marshal()
-	if err != nil {
-		return err
-	}
-	// Fastest level: the file is written once and read once; a day's
-	// payload shrinks about 4x either way.
-	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
-	if _, err := zw.Write(body); err != nil {
-		return fmt.Errorf("gzip payload: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("gzip payload: %w", err)
-	}
-	return nil
-}
-
 // Decode reads a payload, gzipped or plain JSON (detected by content). A null
 // country (the Python aggregator's) decodes as "".
 func Decode(r io.Reader) (*Payload, error) {
