@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/eida/eidastatsd/pkg/clients"
@@ -163,27 +165,60 @@ func (t *Table) Rows() []*Row {
 	for _, r := range t.rows {
 		rs = append(rs, r)
 	}
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Key.less(&rs[j].Key) })
+	sortRows(rs, runtime.GOMAXPROCS(0))
 	return rs
 }
 
-func (k *Key) less(o *Key) bool {
+// sortRows sorts by key: a busy day has some 100,000 rows, so parts are
+// sorted on separate cores and then merged.
+func sortRows(rs []*Row, parts int) {
+	cmp := func(a, b *Row) int { return a.Key.compare(&b.Key) }
+	if parts < 2 || len(rs) < 8192 {
+		slices.SortFunc(rs, cmp)
+		return
+	}
+	half := len(rs) / 2
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sortRows(rs[:half], parts/2)
+	}()
+	sortRows(rs[half:], parts-parts/2)
+	wg.Wait()
+	merged := make([]*Row, 0, len(rs))
+	a, b := rs[:half], rs[half:]
+	for len(a) > 0 && len(b) > 0 {
+		if cmp(b[0], a[0]) < 0 {
+			merged, b = append(merged, b[0]), b[1:]
+		} else {
+			merged, a = append(merged, a[0]), a[1:]
+		}
+	}
+	merged = append(append(merged, a...), b...)
+	copy(rs, merged)
+}
+
+func (k *Key) compare(o *Key) int {
 	if k.Month != o.Month {
-		return k.Month.Before(o.Month)
+		if k.Month.Before(o.Month) {
+			return -1
+		}
+		return 1
 	}
-	if k.Network != o.Network {
-		return k.Network < o.Network
+	if c := strings.Compare(k.Network, o.Network); c != 0 {
+		return c
 	}
-	if k.Station != o.Station {
-		return k.Station < o.Station
+	if c := strings.Compare(k.Station, o.Station); c != 0 {
+		return c
 	}
-	if k.Location != o.Location {
-		return k.Location < o.Location
+	if c := strings.Compare(k.Location, o.Location); c != 0 {
+		return c
 	}
-	if k.Channel != o.Channel {
-		return k.Channel < o.Channel
+	if c := strings.Compare(k.Channel, o.Channel); c != 0 {
+		return c
 	}
-	return k.Country < o.Country
+	return strings.Compare(k.Country, o.Country)
 }
 
 // Score is the reference's aggregation_score: round(lines / rows), half to

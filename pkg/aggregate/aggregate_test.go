@@ -185,3 +185,47 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatal("restored table differs")
 	}
 }
+
+// The parallel sort orders rows as a plain sort by (month, network,
+// station, location, channel, country) does, every field deciding in turn
+// and byte order for strings.
+func TestSortRows(t *testing.T) {
+	var want []*Row
+	fields := []string{"", "A", "B", "a", "é"}
+	for m := 1; m <= 2; m++ {
+		for i := range 5 * 5 * 5 * 5 * 5 {
+			k := Key{Month: logline.Date{Year: 2024, Month: m, Day: 1}}
+			f := []*string{&k.Network, &k.Station, &k.Location, &k.Channel, &k.Country}
+			for j, n := 0, i; j < 5; j, n = j+1, n/5 {
+				*f[4-j] = fields[n%5]
+			}
+			want = append(want, &Row{Key: k})
+		}
+	}
+	for _, parts := range []int{1, 2, 3, 4} {
+		for _, n := range []int{len(want), len(want) + 5000} { // above the parallel threshold too
+			src := want
+			if n > len(want) {
+				src = append(append([]*Row{}, want...), want[:5000]...)
+			}
+			got := append([]*Row{}, src...)
+			for i := range got { // a deterministic shuffle
+				j := (i * 7919) % len(got)
+				got[i], got[j] = got[j], got[i]
+			}
+			sortRows(got, parts)
+			for i := 1; i < len(got); i++ {
+				if got[i].Key.compare(&got[i-1].Key) < 0 {
+					t.Fatalf("parts=%d n=%d: row %d %+v before %+v", parts, n, i, got[i-1].Key, got[i].Key)
+				}
+			}
+			if n == len(want) {
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("parts=%d: row %d is %+v, want %+v", parts, i, got[i].Key, want[i].Key)
+					}
+				}
+			}
+		}
+	}
+}
