@@ -31,11 +31,11 @@ type SnapshotRow struct {
 
 // Snapshot copies the table.
 func (t *Table) Snapshot() Snapshot {
-	s := Snapshot{Lines: t.Lines, Days: []string{}, Rows: make([]SnapshotRow, 0, len(t.rows))}
+	s := Snapshot{Lines: t.Lines, Days: []string{}, Rows: make([]SnapshotRow, 0, t.Len())}
 	for _, d := range t.Days() {
 		s.Days = append(s.Days, d.String())
 	}
-	for _, r := range t.rows { // any order: Restore does not care
+	for _, r := range t.index.rows { // insertion order: Restore does not care
 		s.Rows = append(s.Rows, SnapshotRow{r.Month.String(), r.Network, r.Station, r.Location, r.Channel, r.Country,
 			r.Bytes, r.NbRequests, r.NbSuccessful, r.NbUnsuccessful, r.Clients.Bytes()})
 	}

@@ -40,12 +40,12 @@ var emptyHeader = []byte{0x11, 0x8B, 0x7F}
 // open-addressing table is much cheaper than go-hll's map. An HLL's bytes
 // depend only on the set of values added, so deferring is exact.
 type Set struct {
-	h    hll.Hll
-	init bool
-	// The first pendMax distinct values; then all of them move to tab.
-	pend  [pendMax]uint64
+	init  bool
 	npend uint8
 	tab   *valueTable
+	// The first pendMax distinct values; then all of them move to tab.
+	pend [pendMax]uint64
+	h    hll.Hll // last: rarely used, and far from the hot fields
 }
 
 const pendMax = 8
