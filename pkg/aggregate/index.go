@@ -103,6 +103,10 @@ func (x *rowIndex) place(r *Row, h uint64) {
 func (x *rowIndex) grow() {
 	old := x.slots
 	x.slots = make([]indexSlot, 2*len(old))
+	// Write the new memory before probing reads it: a fresh page read
+	// first maps the shared zero page, and the first write then costs a
+	// second fault and a TLB shootdown on every core.
+	clear(x.slots)
 	for _, s := range old {
 		if s.hash != 0 {
 			x.place(s.row, s.hash)

@@ -22,6 +22,7 @@ func newValueTable(vals []uint64) *valueTable {
 func (t *valueTable) resize(size int) {
 	old := t.slots
 	t.slots = make([]uint64, size)
+	clear(t.slots) // written before read: see aggregate's rowIndex.grow
 	t.shift = 64
 	for s := size; s > 1; s >>= 1 {
 		t.shift--
