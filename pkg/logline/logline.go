@@ -303,6 +303,28 @@ type traceItem struct {
 
 var traceKeys = [nFields]string{"net", "sta", "loc", "cha", "start", "status", "bytes"}
 
+// traceKey is the index of key in traceKeys, or -1. The switch compiles to
+// length and word comparisons, not a memequal call per name.
+func traceKey(key []byte) int {
+	switch string(key) {
+	case "net":
+		return fNet
+	case "sta":
+		return fSta
+	case "loc":
+		return fLoc
+	case "cha":
+		return fCha
+	case "start":
+		return fStart
+	case "status":
+		return fStatus
+	case "bytes":
+		return fBytes
+	}
+	return -1
+}
+
 // scanTraceArray validates the array at b[i] == '[' and records each item's
 // fields (the last of duplicate keys wins, as in Python).
 func (p *Parser) scanTraceArray(b []byte, i int) (int, error) {
@@ -346,11 +368,8 @@ func (p *Parser) scanTraceObject(b []byte, i int, it *traceItem) (int, error) {
 	}
 	return p.members(b, i, func(key []byte, vs int) (int, error) {
 		ve, err := skipValueDepth(b, vs, 3)
-		for k, name := range traceKeys {
-			if string(key) == name {
-				it.f[k] = span{vs, ve}
-				break
-			}
+		if k := traceKey(key); k >= 0 {
+			it.f[k] = span{vs, ve}
 		}
 		return ve, err
 	})

@@ -288,3 +288,16 @@ func TestNextSpecial(t *testing.T) {
 		}
 	}
 }
+
+func TestTraceKey(t *testing.T) {
+	for k, name := range traceKeys {
+		if got := traceKey([]byte(name)); got != k {
+			t.Errorf("traceKey(%q) = %d, want %d", name, got, k)
+		}
+	}
+	for _, other := range []string{"", "ne", "nett", "Net", "end", "restricted", "byte"} {
+		if got := traceKey([]byte(other)); got != -1 {
+			t.Errorf("traceKey(%q) = %d, want -1", other, got)
+		}
+	}
+}
