@@ -219,7 +219,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	fopts := follow.Options{
 		Path: d.cfg.Log.Path, Start: d.pos, PollInterval: time.Duration(d.cfg.Log.PollInterval),
-		IdleTimeout: time.Second, Logger: d.log, Now: d.o.Now, Metrics: followMetrics(d.o.Registry),
+		IdleTimeout: 2 * time.Second, Logger: d.log, Now: d.o.Now, Metrics: followMetrics(d.o.Registry),
 	}
 	if d.pos == nil {
 		fopts.BackfillSince = d.since

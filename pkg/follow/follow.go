@@ -41,7 +41,7 @@ const (
 	readChunk   = 1 << 20
 	defaultPoll = 500 * time.Millisecond
 	// defaultMinWake: see Options.MinWake.
-	defaultMinWake = 1000 * time.Millisecond
+	defaultMinWake = 2 * time.Second
 	maxReadErrors  = 3 // a rotated file failing this often is given up
 )
 
@@ -129,7 +129,7 @@ type Follower struct {
 	open    Opener
 	notify  bool
 	minWake time.Duration
-	woke    time.Time // last wake-up by fsnotify
+	woke    time.Time // last return from wait: fsnotify wakes within MinWake are batched
 	log     *slog.Logger
 	now     func() time.Time
 	m       *Metrics
@@ -901,7 +901,10 @@ func (f *Follower) wait(ctx context.Context) error {
 		// so the caller's periodic work runs on a busy log too.
 		rem := f.lastIdle.Add(f.idle).Sub(now)
 		if rem <= 0 {
-			f.lastIdle = now
+			// The caller reads on after its periodic work: that read
+			// counts as this wake-up's, so that writes in the next
+			// MinWake are read together.
+			f.lastIdle, f.woke = now, now
 			return ErrIdle
 		}
 		d = min(d, rem)
@@ -919,6 +922,7 @@ func (f *Follower) wait(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-f.timer.C:
+			f.woke = f.now()
 			return nil
 		case ev, ok := <-events:
 			if !ok {
