@@ -123,7 +123,7 @@ func Default() Config {
 	return Config{
 		Log:         Log{Path: "/home/sysop/seiscomp/var/log/fdsnws-requests.log", PollInterval: Duration(time.Second)},
 		StateDir:    "/var/lib/eidastatsd",
-		Aggregation: Aggregation{Grace: Duration(10 * time.Minute), CheckpointEvery: Duration(30 * time.Second)},
+		Aggregation: Aggregation{Grace: Duration(10 * time.Minute), CheckpointEvery: Duration(5 * time.Minute)},
 		Networks:    Networks{Registry: "https://www.fdsn.org/ws/networks/1/query", Refresh: Duration(24 * time.Hour)},
 		Central: Central{
 			Timeout:           Duration(600 * time.Second),

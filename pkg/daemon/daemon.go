@@ -233,7 +233,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.o.Started()
 	}
 	d.lastSave = d.o.Now()
-	every := time.Duration(d.cfg.Aggregation.CheckpointEvery)
 	for {
 		line, err := f.Next(ctx)
 		switch {
@@ -244,7 +243,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				// cancellation: stop now, the checkpoint covers this line.
 				return d.finalSave()
 			}
-			if d.o.Now().Sub(d.lastSave) >= every {
+			if d.o.Now().Sub(d.lastSave) >= d.checkpointInterval() {
 				d.save()
 			}
 			continue
@@ -263,7 +262,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.flushLate()
 		// Idle comes every IdleTimeout while following a live log: keep to
 		// the checkpoint interval (a restart re-reads the rest exactly).
-		if d.dirty && d.o.Now().Sub(d.lastSave) >= every {
+		if d.dirty && d.o.Now().Sub(d.lastSave) >= d.checkpointInterval() {
 			d.save()
 		}
 		d.publishPending()
@@ -441,10 +440,10 @@ func (d *Daemon) emit(day logline.Date, seq int, t *aggregate.Table, kind string
 			d.days.next[day] = seq
 		}
 	}
-	every := time.Duration(d.cfg.Aggregation.CheckpointEvery)
-	if (d.saveFailing && d.o.Now().Sub(d.lastSave) < every) || d.o.Now().Sub(d.writeFail) < every {
-		// The state or the payload cannot be written: retried at the next
-		// checkpoint interval, not at every idle second.
+	retry := d.retryInterval()
+	if (d.saveFailing && d.o.Now().Sub(d.lastSave) < retry) || d.o.Now().Sub(d.writeFail) < retry {
+		// The state or the payload cannot be written: retried after the
+		// retry interval, not at every idle second.
 		putBack()
 		return
 	}
@@ -557,6 +556,24 @@ func (d *Daemon) save() bool {
 	d.m.openDays.Set(float64(len(d.days.open)))
 	d.dirty = false
 	return true
+}
+
+// maxRetry bounds the retry interval of failed writes: a long checkpoint
+// interval must not keep a freed disk unused for long.
+const maxRetry = 30 * time.Second
+
+// retryInterval is how often failed state or payload writes are retried.
+func (d *Daemon) retryInterval() time.Duration {
+	return min(time.Duration(d.cfg.Aggregation.CheckpointEvery), maxRetry)
+}
+
+// checkpointInterval is when the next checkpoint is due after the last
+// attempt: checkpoint_every, or the retry interval while saving fails.
+func (d *Daemon) checkpointInterval() time.Duration {
+	if d.saveFailing {
+		return d.retryInterval()
+	}
+	return time.Duration(d.cfg.Aggregation.CheckpointEvery)
 }
 
 // finalSave is the checkpoint at shutdown.
