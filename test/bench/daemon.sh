@@ -3,9 +3,11 @@
 #  - catching up on a backlog (a rotated, bzip2-compressed 300,000-line day
 #    read through log.backfill_since) at the speed of `aggregate` on the same
 #    file;
-#  - following a live log at 50 lines/s with under 1% of a core.
+#  - following a live log at 50 lines/s with under 1% of a core, from an
+#    empty day and with a busy day (250,000 lines) already open.
 # Usage: test/bench/daemon.sh      (needs out/bench/ from test/bench/bench.sh,
-#        which it runs once if missing). Env: FOLLOW_SECONDS (60).
+#        which it runs once if missing). Env: FOLLOW_SECONDS (60),
+#        FOLLOW_WARMUP (5: seconds of writing before measuring).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${FOLLOW_SECONDS:-60}
@@ -60,14 +62,17 @@ agg_s=$(echo "$a_end - $a_start" | bc)
 ratio=$(echo "scale=2; $daemon_s / $agg_s" | bc)
 printf 'daemon catch-up %.2f s, aggregate %.2f s, ratio %s\n' "$daemon_s" "$agg_s" "$ratio"
 
-echo "== following a live log at 50 lines/s for ${SECS}s"
-mkdir -p "$TMP/f/log"
-: >"$TMP/f/log/fdsnws-requests.log"
-config "$TMP/f" ""
-"$TMP/eidastatsd" run --config "$TMP/f/c.yaml" 2>"$TMP/f/daemon.log" &
-pid=$!
-sleep 2
-python3 - "$LOG" "$TMP/f/log/fdsnws-requests.log" "$SECS" <<'PY' &
+# follow NAME DIR: the daemon follows DIR/log while the writer appends
+# DIR/src at 50 lines/s (finished = now); its CPU is measured over SECS
+# seconds from WARMUP seconds after the writer starts (the steady state:
+# not the start-up, nor the catch-up of what the log already holds).
+WARMUP=${FOLLOW_WARMUP:-5}
+follow() {
+	local name=$1 dir=$2
+	config "$dir" ""
+	"$TMP/eidastatsd" run --config "$dir/c.yaml" 2>"$dir/daemon.log" &
+	local pid=$!
+	python3 - "$dir/src" "$dir/log/fdsnws-requests.log" "$((SECS + WARMUP + 5))" <<'PY' &
 import re, sys, time, datetime
 src, dst, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
 fin = re.compile(r'"finished": "[^"]*"')
@@ -81,11 +86,32 @@ with open(src) as f, open(dst, "a") as out:
         n += 1
         time.sleep(max(0, t0 + n / 50.0 - time.time()))
 PY
-writer=$!
-c0=$(cpu_seconds $pid)
-sleep "$SECS"
-c1=$(cpu_seconds $pid)
-wait $writer || true
-kill -TERM $pid; wait $pid || true
-pct=$(echo "scale=2; 100 * ($c1 - $c0) / $SECS" | bc)
-echo "daemon CPU while following: ${pct}% of a core (target < 1%)"
+	local writer=$!
+	sleep "$WARMUP"
+	local c0 c1
+	c0=$(cpu_seconds $pid)
+	sleep "$SECS"
+	c1=$(cpu_seconds $pid)
+	kill $writer 2>/dev/null || true
+	wait $writer 2>/dev/null || true
+	kill -TERM $pid; wait $pid || true
+	pct=$(echo "scale=2; 100 * ($c1 - $c0) / $SECS" | bc)
+	echo "daemon CPU while following ($name): ${pct}% of a core (target < 1%)"
+}
+
+echo "== following a live log at 50 lines/s for ${SECS}s, after ${WARMUP}s"
+mkdir -p "$TMP/f/log"
+: >"$TMP/f/log/fdsnws-requests.log"
+ln -s "$PWD/$LOG" "$TMP/f/src"
+follow "empty day" "$TMP/f"
+
+# The same with a busy day already open: today's first 250,000 lines are in
+# the live log when the daemon starts, so every checkpoint and every line
+# works on a full day's table.
+echo "== the same with a busy day open (250,000 lines of today already in the log)"
+mkdir -p "$TMP/b/log"
+go run ./test/genlog -lines 300000 -seed 2 -start "$(date -u +%F)" -o "$TMP/b/today.log"
+head -n 250000 "$TMP/b/today.log" >"$TMP/b/log/fdsnws-requests.log"
+tail -n +250001 "$TMP/b/today.log" >"$TMP/b/src"
+rm "$TMP/b/today.log"
+WARMUP=$((WARMUP + 10)) follow "busy day open" "$TMP/b"
