@@ -61,6 +61,10 @@ type Daemon struct {
 	clock    int64 // latest log clock seen
 	dirty    bool
 	lastSave time.Time // last save attempt
+	// lastLate is when late lines were last shipped: lines trickling in
+	// for sealed days make one supplement per checkpoint interval, not
+	// one per idle period.
+	lastLate time.Time
 	in       *aggregate.Ingester
 
 	// since is where a run without a position starts (follow's
@@ -259,7 +263,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// Idle at the end of the live file: caught up.
 		d.o.Ready("log", true, "")
 		d.sealByWallClock()
-		d.flushLate()
+		if len(d.days.late) > 0 && d.o.Now().Sub(d.lastLate) >= d.checkpointInterval() {
+			d.lastLate = d.o.Now()
+			d.flushLate()
+		}
 		// Idle comes every IdleTimeout while following a live log: keep to
 		// the checkpoint interval (a restart re-reads the rest exactly).
 		if d.dirty && d.o.Now().Sub(d.lastSave) >= d.checkpointInterval() {
