@@ -64,6 +64,17 @@ func (s Store) Save(v any) error {
 	return nil
 }
 
+// DiscardCurrent removes an unusable current generation, so that the next
+// Save keeps the good previous one instead of rotating the damaged file
+// into its place (until a second save, both would then be unusable).
+func (s Store) DiscardCurrent() error {
+	err := os.Remove(filepath.Join(s.Dir, fileName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("state: discard damaged current generation: %w", err)
+	}
+	return nil
+}
+
 // Load reads the newest valid generation into v. It returns which file was
 // used and, when the current one was unusable, why (so the caller can warn).
 // ErrNone: neither file exists. Both corrupt: an error naming both.

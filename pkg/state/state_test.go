@@ -53,6 +53,21 @@ func TestCorruptFallsBack(t *testing.T) {
 			if name != "removed" && problem == nil {
 				t.Fatal("problem with the current generation not reported")
 			}
+			// Discarded, the damaged file does not become the previous
+			// generation at the next save: both generations are usable.
+			if err := s.DiscardCurrent(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Save(doc{3}); err != nil {
+				t.Fatal(err)
+			}
+			var cur, prev doc
+			if err := readChecked(filepath.Join(s.Dir, fileName), &cur); err != nil || cur.N != 3 {
+				t.Fatalf("current after save: %v n=%d", err, cur.N)
+			}
+			if err := readChecked(filepath.Join(s.Dir, prevName), &prev); err != nil || prev.N != 1 {
+				t.Fatalf("previous after save: %v n=%d", err, prev.N)
+			}
 		})
 	}
 }
