@@ -77,7 +77,7 @@ type Options struct {
 	// Open opens rotated compressed files (default DefaultOpen).
 	Open Opener
 	// MinWake is the shortest time between two reads woken by fsnotify
-	// (default 1s). fdsnws writes one line at a time; reading them in
+	// (default 2s). fdsnws writes one line at a time; reading them in
 	// small batches instead of waking for every write keeps following a
 	// busy log cheap (scheduler wake-ups dominate otherwise). Negative: wake
 	// at once.
@@ -934,8 +934,13 @@ func (f *Follower) wait(ctx context.Context) error {
 				now := f.now()
 				if wait := f.woke.Add(f.minWake).Sub(now); wait > 0 {
 					// Woken a moment ago: read this write with the ones
-					// that follow it, when the timer fires.
-					f.timer.Reset(min(wait, d))
+					// that follow it, when the timer fires. Not at the
+					// next poll: polling looks for writes fsnotify missed,
+					// and this one is known.
+					if f.idle > 0 {
+						wait = min(wait, f.lastIdle.Add(f.idle).Sub(now))
+					}
+					f.timer.Reset(wait)
 					events = nil
 					continue
 				}

@@ -484,3 +484,62 @@ func TestTornTailOfRotatedFile(t *testing.T) {
 	}
 	expectLines(t, gs[1:], 5, 8)
 }
+
+// Lines written one at a time are read in batches, at most one read per
+// MinWake, even when the poll interval is shorter (fsnotify reported the
+// write, polling has nothing to add); the idle deadline still comes on time.
+// Bounds are loose: this counts wake-ups, it does not time anything.
+func TestWakeBatching(t *testing.T) {
+	path := logPath(t)
+	w := newWriter(t, path)
+	writeSeq(t, w, 0, 1, 0)
+	f := newFollower(t, Options{Path: path, MinWake: 400 * time.Millisecond,
+		PollInterval: 20 * time.Millisecond, IdleTimeout: 150 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type event struct {
+		idle bool
+		at   time.Time
+	}
+	events := make(chan event, 10000)
+	go func() {
+		defer close(events)
+		for {
+			_, err := f.Next(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			events <- event{idle: errors.Is(err, ErrIdle), at: time.Now()}
+		}
+	}()
+	const n = 120 // one line every 10 ms: 1.2 s
+	for i := 1; i <= n; i++ {
+		if err := w.WriteLine(mkLine(i), dayOf(0)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	lines, idles, batches := 0, 0, 0
+	var last time.Time
+	for lines < n+1 {
+		ev := <-events
+		if ev.idle {
+			idles++
+			continue
+		}
+		if ev.at.Sub(last) > 5*time.Millisecond {
+			batches++ // lines of one read come back to back
+		}
+		last = ev.at
+		lines++
+	}
+	cancel()
+	// 1.2 s of writes: about 3 reads of 400 ms, plus idle returns (the
+	// caller reads on after them). Without batching: one per line or poll.
+	if batches > 20 {
+		t.Errorf("%d lines read in %d batches: writes are not batched", lines, batches)
+	}
+	if idles < 3 {
+		t.Errorf("%d idle returns in 1.2 s with IdleTimeout 150ms", idles)
+	}
+}

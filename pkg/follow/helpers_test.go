@@ -51,6 +51,11 @@ func newFollower(t testing.TB, o Options) *Follower {
 	if o.PollInterval == 0 {
 		o.PollInterval = 20 * time.Millisecond
 	}
+	if o.MinWake == 0 {
+		// Most tests are about what is read, not how often: wake at once.
+		// TestWakeBatching covers the batching.
+		o.MinWake = -1
+	}
 	f, err := New(o)
 	if err != nil {
 		t.Fatal(err)
