@@ -88,12 +88,29 @@ func NewReader(r io.Reader) (io.ReadCloser, Kind, error) {
 
 // Open opens a file ("-" is standard input) with decompression by content.
 func Open(path string, stdin io.Reader) (io.ReadCloser, Kind, error) {
+	return open(path, stdin, nil)
+}
+
+// open is Open, except that a file that mapFile returns a reader for (a
+// plain file it maps) is read through that reader; mapFile may be nil.
+func open(path string, stdin io.Reader, mapFile func(*os.File) (io.ReadCloser, error)) (io.ReadCloser, Kind, error) {
 	if path == "-" {
 		return NewReader(stdin)
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, "", err
+	}
+	if mapFile != nil {
+		m, err := mapFile(f)
+		if err != nil {
+			f.Close()
+			return nil, "", fmt.Errorf("%s: %w", path, err)
+		}
+		if m != nil {
+			f.Close() // the mapping outlives the descriptor
+			return m, Plain, nil
+		}
 	}
 	rc, k, err := NewReader(f)
 	if err != nil {

@@ -74,33 +74,12 @@ func (m *Mapped) Close() error {
 // comes back as a *Mapped. Anything else (compressed, empty, a pipe, a
 // system where mapping fails) is read as Open reads it.
 func OpenMapped(path string, stdin io.Reader) (io.ReadCloser, Kind, error) {
-	if path == "-" {
-		return NewReader(stdin)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, "", err
-	}
-	m, err := mapPlain(f)
-	if err != nil {
-		f.Close()
-		return nil, "", fmt.Errorf("%s: %w", path, err)
-	}
-	if m != nil {
-		f.Close() // the mapping outlives the descriptor
-		return m, Plain, nil
-	}
-	rc, k, err := NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, k, fmt.Errorf("%s: %w", path, err)
-	}
-	return &readCloser{Reader: rc, closers: []io.Closer{rc, f}}, k, nil
+	return open(path, stdin, mapPlain)
 }
 
 // mapPlain maps f if it is a plain non-empty regular file; nil, nil means
 // "read it instead".
-func mapPlain(f *os.File) (*Mapped, error) {
+func mapPlain(f *os.File) (io.ReadCloser, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
