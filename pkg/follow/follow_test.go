@@ -534,6 +534,8 @@ func TestWakeBatching(t *testing.T) {
 		lines++
 	}
 	cancel()
+	for range events { // the reader has returned before Close runs
+	}
 	// 1.2 s of writes: about 3 reads of 400 ms, plus idle returns (the
 	// caller reads on after them). Without batching: one per line or poll.
 	if batches > 20 {
