@@ -9,7 +9,11 @@ import (
 	"path"
 	"path/filepath"
 	"sync"
+	"testing"
 )
+
+// Eidastatsd is the daemon's main package.
+const Eidastatsd = "github.com/eida/eidastatsd/cmd/eidastatsd"
 
 var (
 	mu    sync.Mutex
@@ -50,4 +54,20 @@ func Cleanup() {
 		os.RemoveAll(dir)
 		dir, built = "", map[string]string{}
 	}
+}
+
+// MustBuild is Build for TestMain, where a failed build ends the run.
+func MustBuild(pkg string) string {
+	bin, err := Build(pkg)
+	if err != nil {
+		panic(err)
+	}
+	return bin
+}
+
+// Main runs a package's tests and then removes what Build built for them:
+// func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }.
+func Main(m *testing.M) int {
+	defer Cleanup()
+	return m.Run()
 }

@@ -25,13 +25,8 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	var err error
-	if bin, err = testbin.Build("github.com/eida/eidastatsd/cmd/eidastatsd"); err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
+	bin = testbin.MustBuild(testbin.Eidastatsd)
+	os.Exit(testbin.Main(m))
 }
 
 // readLog reads a bzip2 log of the synthetic test days with the time each

@@ -30,13 +30,8 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	var err error
-	if bin, err = testbin.Build("github.com/eida/eidastatsd/cmd/eidastatsd"); err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
+	bin = testbin.MustBuild(testbin.Eidastatsd)
+	os.Exit(testbin.Main(m))
 }
 
 // waitLimit bounds every wait; reaching it is a failure, never a result.

@@ -36,10 +36,13 @@ import (
 	"github.com/eida/eidastatsd/test/seiscomp"
 )
 
+// TestMain removes the binaries daemonBinary built.
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
+
 // daemonBinary builds the real eidastatsd once per test binary.
 func daemonBinary(t *testing.T) string {
 	t.Helper()
-	bin, err := testbin.Build("github.com/eida/eidastatsd/cmd/eidastatsd")
+	bin, err := testbin.Build(testbin.Eidastatsd)
 	if err != nil {
 		t.Fatal(err)
 	}
