@@ -624,9 +624,6 @@ func (d *Daemon) loadState() error {
 	}
 	if problem != nil {
 		d.log.Warn("current state file unusable, using the previous generation", "file", used, "problem", problem)
-		if err := d.store.DiscardCurrent(); err != nil {
-			d.log.Warn("cannot remove the unusable state file; the next checkpoint replaces it", "err", err)
-		}
 	}
 	days, err := restoreDays(c)
 	if err != nil {

@@ -64,20 +64,13 @@ func (s Store) Save(v any) error {
 	return nil
 }
 
-// DiscardCurrent removes an unusable current generation, so that the next
-// Save keeps the good previous one instead of rotating the damaged file
-// into its place (until a second save, both would then be unusable).
-func (s Store) DiscardCurrent() error {
-	err := os.Remove(filepath.Join(s.Dir, fileName))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("state: discard damaged current generation: %w", err)
-	}
-	return nil
-}
-
 // Load reads the newest valid generation into v. It returns which file was
 // used and, when the current one was unusable, why (so the caller can warn).
 // ErrNone: neither file exists. Both corrupt: an error naming both.
+//
+// An unusable current generation is removed when the previous one is used:
+// otherwise the next Save would rotate the damaged file into the previous
+// generation's place, and until a second save both would be unusable.
 func (s Store) Load(v any) (used string, problem error, err error) {
 	cur := filepath.Join(s.Dir, fileName)
 	prev := filepath.Join(s.Dir, prevName)
@@ -87,6 +80,9 @@ func (s Store) Load(v any) (used string, problem error, err error) {
 	}
 	errPrev := readChecked(prev, v)
 	if errPrev == nil {
+		if rm := os.Remove(cur); rm != nil && !errors.Is(rm, os.ErrNotExist) {
+			errCur = errors.Join(errCur, fmt.Errorf("cannot remove it, the next save replaces it: %w", rm))
+		}
 		return prev, errCur, nil
 	}
 	if errors.Is(errCur, os.ErrNotExist) && errors.Is(errPrev, os.ErrNotExist) {
