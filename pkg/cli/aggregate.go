@@ -62,7 +62,7 @@ func runAggregate(ctx context.Context, args []string, stdio Stdio) int {
 
 	// Memory: the GC runs only when the heap nears a soft limit (200 MiB),
 	// not every time it doubles. A day's aggregation stays under the
-	// limit (peak RSS about 185 MB for a busy day) with no GC cycle at
+	// limit (peak RSS about 170 MB for a busy day) with no GC cycle at
 	// all, which saves a sixth of the CPU; a much larger input makes the
 	// GC work harder instead of growing the process. GOMEMLIMIT or GOGC
 	// set by the user win (GOMEMLIMIT alone keeps GOGC's default).
